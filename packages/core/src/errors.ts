@@ -1,0 +1,57 @@
+/**
+ * Every coded error that core raises, in one place (fastify's model).
+ *
+ * Codes are stable strings (`KSR_ERR_*`) that callers and tests branch on;
+ * messages are for humans. docs/errors.md lists the same codes.
+ *
+ * The SIP message layer (src/sip) keeps its own `SipParseError` because it
+ * imports nothing else of ours; its code `KSR_ERR_SIP_PARSE` is listed here too.
+ */
+
+export const ErrorCodes = {
+  /** Malformed SIP message (raised by src/sip as SipParseError). */
+  SIP_PARSE: 'KSR_ERR_SIP_PARSE',
+  /** Config file: syntax error, unknown module, bad modparam, missing include. */
+  CONFIG: 'KSR_ERR_CONFIG',
+  /** A listen= socket could not be opened. */
+  LISTEN: 'KSR_ERR_LISTEN',
+  /** Sending a message failed (no route to the target transport, closed connection). */
+  SEND: 'KSR_ERR_SEND',
+  /** A stream (TCP) carried bytes that cannot be framed as SIP. */
+  FRAMING: 'KSR_ERR_FRAMING',
+  /** Command-line usage error. */
+  USAGE: 'KSR_ERR_USAGE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class KsrError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KsrError';
+    this.code = code;
+  }
+}
+
+/** A position in a config file, for messages of the form `file:line: text`. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+}
+
+export function formatLocation(loc: SourceLocation): string {
+  return `${loc.file}:${loc.line}`;
+}
+
+/** Config errors always name file:line, so an operator can jump to the mistake. */
+export class ConfigError extends KsrError {
+  readonly location: SourceLocation | undefined;
+  readonly reason: string;
+  constructor(reason: string, location?: SourceLocation, options?: { cause?: unknown }) {
+    super(ErrorCodes.CONFIG, location ? `${formatLocation(location)}: ${reason}` : reason, options);
+    this.name = 'ConfigError';
+    this.reason = reason;
+    this.location = location;
+  }
+}
