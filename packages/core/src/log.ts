@@ -22,8 +22,6 @@ export interface LoggerOptions {
   /** Prefix put before every message, like Kamailio's log_prefix. */
   prefix?: string;
   destination?: DestinationStream;
-  /** Human-readable output (pino-pretty) when a terminal is attached; the caller decides. */
-  pretty?: boolean;
 }
 
 /** The root logger. Children add `{ mod }` (module/layer name); per-message fields only on slow paths. */
@@ -34,12 +32,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     ...(opts.prefix ? { msgPrefix: opts.prefix } : {}),
   };
   if (opts.destination) return pino(base, opts.destination);
-  if (opts.pretty) {
-    return pino({
-      ...base,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
-    });
-  }
   return pino(base);
 }
 

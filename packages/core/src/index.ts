@@ -1,0 +1,46 @@
+/**
+ * @ksr/core public entry point. Engines and modules import only from here (or "@ksr/core/sip").
+ */
+export * from './errors.js';
+export { createLogger, silentLogger, kamailioDebugToLevel, type Logger, type LoggerOptions } from './log.js';
+export * as sip from './sip/index.js';
+export {
+  parseMessage,
+  parseUri,
+  uriEquals,
+  buildReply,
+  SipParseError,
+  SipRequest,
+  SipResponse,
+  isRequest,
+  type SipUri,
+  type NameAddr,
+  type Via,
+} from './sip/index.js';
+export * from './transport/index.js';
+export {
+  loadConfig,
+  parsePreprocessed,
+  parseNumber,
+  preprocess,
+  parseDefineArg,
+  lookupGlobal,
+  createModuleCatalogue,
+  moduleNameFromPath,
+  GLOBAL_PARAMS,
+  type KsrConfig,
+  type ConfigValue,
+  type ListenSpec as ConfigListenSpec,
+  type ListenProto,
+  type AliasSpec,
+  type ModParam,
+  type RouteBlock,
+  type RouteKind,
+  type CfgEngineName,
+  type LoadConfigOptions,
+  type ConfigWarning,
+  type ModuleCatalogue,
+  type ModuleSchema,
+  type ModuleParamSpec,
+} from './config/index.js';
+export * from './server/index.js';
