@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { parseMessage, SipParseError } from '../../src/sip/index.js';
 import { FIXTURES, fixture, fixtureNames, isReq, type Msg } from './helpers.js';
+import { mulberry32 } from '../support/prng.js';
 
 const SEED = (Number(process.env.KSR_FUZZ_SEED ?? 0x4b535231) >>> 0) || 1;
 const COUNT = Math.max(0, Math.floor(Number(process.env.KSR_FUZZ_COUNT ?? 100_000)));
@@ -23,15 +24,6 @@ const SLOW_MS = 1_000;
 // deterministic PRNG (mulberry32), one independent stream per iteration so that an iteration
 // can be replayed from (seed, iteration) alone.
 
-function mulberry32(a: number): () => number {
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Rng {
   readonly next: () => number;

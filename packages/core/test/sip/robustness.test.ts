@@ -5,18 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SipParseError, parseMessage, parseNameAddr, parseUri, parseVia, uriEquals } from '../../src/sip/index.js';
+import { mulberry32 } from '../support/prng.js';
 import { crlf, invite } from './helpers.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const SEEDS: Buffer[] = [
   invite(['Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>', 'Record-Route: <sip:[2001:db8::1];lr>', 'Expires: 60'], 'v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\n'),
