@@ -14,3 +14,12 @@ describe('coded errors', () => {
     expect(new Set(values).size).toBe(values.length);
   });
 });
+
+describe('docs/errors.md', () => {
+  it('lists exactly the codes of ErrorCodes', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
+    const listed = [...doc.matchAll(/^\| `(KSR_ERR_[A-Z_]+)`/gm)].map((m) => m[1]).sort();
+    expect(listed).toEqual(Object.values(ErrorCodes).sort());
+  });
+});
