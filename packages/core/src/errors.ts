@@ -21,6 +21,16 @@ export const ErrorCodes = {
   FRAMING: 'KSR_ERR_FRAMING',
   /** Command-line usage error. */
   USAGE: 'KSR_ERR_USAGE',
+  /** A KEMI export table is invalid (bad name, too many params, unknown type). */
+  KEMI_INVALID: 'KSR_ERR_KEMI_INVALID',
+  /** The same KSR.module.function registered twice, or the same module twice. */
+  KEMI_DUPLICATE: 'KSR_ERR_KEMI_DUPLICATE',
+  /** Registration after the registry was frozen (engines bind a frozen registry). */
+  KEMI_FROZEN: 'KSR_ERR_KEMI_FROZEN',
+  /** A KSR function was called outside a route (no current message). */
+  KEMI_NO_CONTEXT: 'KSR_ERR_KEMI_NO_CONTEXT',
+  /** A routing script failed to load or validate (syntax error, missing ksr_request_route). */
+  SCRIPT_LOAD: 'KSR_ERR_SCRIPT_LOAD',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

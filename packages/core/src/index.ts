@@ -44,3 +44,5 @@ export {
   type ModuleParamSpec,
 } from './config/index.js';
 export * from './server/index.js';
+export * from './kemi/index.js';
+export * from './routing/index.js';

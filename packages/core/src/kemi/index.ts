@@ -1,0 +1,4 @@
+export * from './types.js';
+export { KemiRegistry, FrozenKemiRegistry } from './registry.js';
+export { coerceArg, coerceArgs, normaliseReturn, applyNullMode, type NullMode } from './convention.js';
+export { getterVariants } from './variants.js';
