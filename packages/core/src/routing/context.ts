@@ -51,6 +51,14 @@ export class MessageState {
   advertisedPort: string | undefined = undefined;
   /** force_rport() was called: reply to the source port even if the Via had no rport. */
   forceRport = false;
+  /** add_local_rport() was called: the Via ksr adds when it forwards this request carries `;rport` (RFC 3581). */
+  localRport = false;
+  /**
+   * Header fields for the replies ksr generates locally for this request (KSR.hdr.append_to_reply,
+   * Kamailio's reply lumps). Whoever builds a local reply (sl_send_reply, t_reply, the error reply)
+   * adds these, in order, before its own extra headers.
+   */
+  replyHeaders: Array<[string, string]> = [];
 }
 
 /** Variables shared by every route run in one worker ($var): they keep their values between messages, as in Kamailio. */

@@ -60,18 +60,20 @@ function sameAddress(a: string, b: string): boolean {
  * - over UDP, the source address (the `received` value) and the source port when the request
  *   asked for `rport`, else the sent-by port (5060 by default).
  * `maddr` multicast replies are not supported: the reply goes to the source address.
+ * `forceRport` (KSR.force_rport) treats the request as if its Via had asked for rport.
  */
-export function replyTarget(topVia: Via | undefined, info: ReceiveInfo): SendTarget {
+export function replyTarget(topVia: Via | undefined, info: ReceiveInfo, forceRport = false): SendTarget {
   const sentByPort = topVia?.port ?? 5060;
+  const rport = forceRport || (topVia !== undefined && topVia.rport !== undefined);
   if (info.proto === 'tcp') {
     return {
       proto: 'tcp',
       address: info.remote.address,
-      port: topVia && topVia.rport !== undefined ? info.remote.port : sentByPort,
+      port: rport ? info.remote.port : sentByPort,
       ...(info.connectionId !== undefined ? { connectionId: info.connectionId } : {}),
     };
   }
-  const port = topVia && topVia.rport !== undefined ? info.remote.port : sentByPort;
+  const port = rport ? info.remote.port : sentByPort;
   return { proto: info.proto, address: info.remote.address, port };
 }
 
@@ -203,7 +205,7 @@ export class SipServer {
     info: ReceiveInfo,
     status: number,
     reason?: string,
-    extra?: { toTag?: string; headers?: Array<[string, string]>; body?: Buffer | string; contentType?: string },
+    extra?: { toTag?: string; headers?: Array<[string, string]>; body?: Buffer | string; contentType?: string; forceRport?: boolean },
   ): Promise<void> {
     if (req.method === 'ACK') return; // ACKs are never answered (RFC 3261 §17.1.1.3)
     const headers = [...(extra?.headers ?? [])];
@@ -211,8 +213,9 @@ export class SipServer {
       const colon = this.opts.serverHeader.indexOf(':');
       if (colon > 0) headers.push([this.opts.serverHeader.slice(0, colon).trim(), this.opts.serverHeader.slice(colon + 1).trim()]);
     }
-    const res = buildReply(req, status, reason, { ...extra, headers });
-    await this.transport.send(replyTarget(req.via[0], info), res.serialize());
+    const { forceRport, ...replyOpts } = extra ?? {};
+    const res = buildReply(req, status, reason, { ...replyOpts, headers });
+    await this.transport.send(replyTarget(req.via[0], info, forceRport === true), res.serialize());
   }
 
   send(target: SendTarget, data: Buffer): Promise<void> {
