@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { createRequire } from 'node:module';
 import {
   ConfigError,
   KsrError,
@@ -7,20 +6,35 @@ import {
   createLogger,
   kamailioDebugToLevel,
   loadConfig,
+  createModuleCatalogue,
+  type EngineDescriptor,
   type KsrConfig,
+  type ModuleCatalogue,
   type Logger,
+  type ReceiveInfo,
+  type SipRequest,
+  type SipResponse,
   type TransportListenSpec,
 } from '@ksr/core';
-import { moduleCatalogue } from '@ksr/modules';
+import { builtinModules } from '@ksr/modules';
 import pretty from 'pino-pretty';
 import { USAGE, parseArgs, type CliOptions } from './args.js';
 import { noEngineHandler } from './no-engine.js';
+import { setupRouting, type Routing } from './routing.js';
+import { createServices } from './services.js';
+import { VERSION } from './version.js';
+import { availableEngines, engineModules } from './engines.js';
 
-const require = createRequire(import.meta.url);
-export const VERSION: string = (require('../package.json') as { version: string }).version;
+/** Everything `loadmodule` may name: the modules package and the engines' app_* modules. */
+export function catalogue(): ModuleCatalogue {
+  return createModuleCatalogue([...builtinModules, ...engineModules()]);
+}
+
+export { VERSION };
 
 export interface RunningServer {
   server: SipServer;
+  routing?: Routing;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -101,6 +115,13 @@ function parseListenOverride(text: string): { proto: 'udp' | 'tcp' | 'any'; addr
   return { proto, address, port };
 }
 
+const PINO_TO_DEBUG: Record<string, number> = { fatal: -2, error: -1, warn: 0, info: 2, debug: 3, trace: 4, silent: -5 };
+
+/** The current log level as a Kamailio debug number (KSR.get_debug). */
+function debugLevelOf(logger: Logger): number {
+  return PINO_TO_DEBUG[logger.level] ?? 2;
+}
+
 /** Build the root logger from the command line and the config's globals. */
 export function makeLogger(cli: CliOptions, cfg: KsrConfig | undefined): Logger {
   const debugBase = Number(cfg ? (globalValue(cfg, 'debug') ?? 2) : 2);
@@ -122,7 +143,12 @@ export function makeLogger(cli: CliOptions, cfg: KsrConfig | undefined): Logger 
  * Load the config, open the sockets and serve. Resolves once serving; the returned `stop`
  * closes everything.
  */
-export async function startServer(cli: CliOptions, cfg: KsrConfig, logger: Logger): Promise<RunningServer> {
+export async function startServer(
+  cli: CliOptions,
+  cfg: KsrConfig,
+  logger: Logger,
+  opts: { engines?: readonly EngineDescriptor[] } = {},
+): Promise<RunningServer> {
   const children = Number(globalValue(cfg, 'children') ?? 1);
   if (children > 1) {
     logger.info(`children=${children}: this version routes in one worker; shared state is kept behind interfaces for more`);
@@ -133,6 +159,8 @@ export async function startServer(cli: CliOptions, cfg: KsrConfig, logger: Logge
     );
   }
   const listen = resolveListen(cfg, cli.listen, logger);
+  // the script is loaded and validated before any socket opens
+  const routing: Routing | undefined = await setupRouting(cfg, opts.engines ?? availableEngines(), logger);
   const serverSignature = asBool(globalValue(cfg, 'server_signature')) !== false;
   const serverHeaderCfg = globalValue(cfg, 'server_header');
   const serverHeader = !serverSignature
@@ -145,7 +173,7 @@ export async function startServer(cli: CliOptions, cfg: KsrConfig, logger: Logge
   const maxConn = globalValue(cfg, 'tcp_max_connections');
   const connectTimeout = globalValue(cfg, 'tcp_connect_timeout');
   let server: SipServer | undefined = undefined;
-  const handler = noEngineHandler(() => server!, logger);
+  const handler = routing ? (req: SipRequest, info: ReceiveInfo) => routing.onRequest(req, info) : noEngineHandler(() => server!, logger);
   server = new SipServer({
     logger,
     listen,
@@ -157,8 +185,15 @@ export async function startServer(cli: CliOptions, cfg: KsrConfig, logger: Logge
       ...(typeof connectTimeout === 'number' ? { tcpConnectTimeoutMs: connectTimeout * 1000 } : {}),
     },
     onRequest: handler,
+    ...(routing ? { onResponse: (res: SipResponse, info: ReceiveInfo) => routing.onResponse(res, info) } : {}),
   });
-  await server.start();
+  try {
+    await server.start();
+  } catch (err) {
+    routing?.dispose();
+    throw err;
+  }
+  routing?.attach(createServices({ server, logger, cfg, debugLevel: () => debugLevelOf(logger) }));
   for (const s of server.transport.sockets) {
     const host = s.local.family === 6 ? `[${s.local.address}]` : s.local.address;
     logger.info(`listening on ${s.proto}:${host}:${s.local.port}`);
@@ -167,7 +202,11 @@ export async function startServer(cli: CliOptions, cfg: KsrConfig, logger: Logge
   return {
     server: srv,
     logger,
-    stop: () => srv.stop(),
+    ...(routing ? { routing } : {}),
+    stop: async () => {
+      await srv.stop();
+      routing?.dispose();
+    },
   };
 }
 
@@ -190,7 +229,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
   }
   let cfg: KsrConfig;
   try {
-    cfg = loadConfig(cli.configFile, { defines: cli.defines, modules: moduleCatalogue });
+    cfg = loadConfig(cli.configFile, { defines: cli.defines, modules: catalogue() });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof KsrError) {
       io.stderr(`ksr: error: ${err.message}\n`);

@@ -8,9 +8,8 @@ import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loadConfig, silentLogger } from '@ksr/core';
-import { moduleCatalogue } from '@ksr/modules';
 import { parseArgs } from '../../src/args.js';
-import { startServer } from '../../src/main.js';
+import { catalogue, startServer } from '../../src/main.js';
 import { mutate, rng, seedMessages } from './mutate.js';
 
 const PORT = 5060;
@@ -134,7 +133,7 @@ async function probeTcp(): Promise<string> {
 
 async function main(): Promise<void> {
   const cli = parseArgs(['-f', 'examples/basic/ksr.cfg', '-l', `udp:127.0.0.1:${PORT}`, '-l', `tcp:127.0.0.1:${PORT}`]);
-  const cfg = loadConfig(cli.configFile, { defines: cli.defines, modules: moduleCatalogue });
+  const cfg = loadConfig(cli.configFile, { defines: cli.defines, modules: catalogue() });
   const running = await startServer(cli, cfg, silentLogger);
   const rand = rng(SEED);
   const seeds = seedMessages();

@@ -1,0 +1,150 @@
+import {
+  ConfigError,
+  ErrorCodes,
+  KemiRegistry,
+  KsrError,
+  RouteContext,
+  RouteRuntime,
+  ScriptHost,
+  coreExports,
+  forwardReply,
+  hdrExports,
+  xExports,
+  type EngineDescriptor,
+  type FrozenKemiRegistry,
+  type KsrConfig,
+  type Logger,
+  type ReceiveInfo,
+  type RouteServices,
+  type SipRequest,
+  type SipResponse,
+} from '@ksr/core';
+import { VERSION } from './version.js';
+
+/** The KSR.* API the server binds: core exports first, then each loaded module's table. */
+export function buildRegistry(): FrozenKemiRegistry<RouteContext> {
+  const reg = new KemiRegistry<RouteContext>();
+  reg.addModule('', coreExports);
+  reg.addModule('hdr', hdrExports);
+  reg.addModule('x', xExports);
+  return reg.freeze();
+}
+
+function globalString(cfg: KsrConfig, name: string): string | undefined {
+  const v = cfg.globals.get(name)?.value;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** kemi.*_callback: a name, or "none"/"" to turn the callback off. */
+function callbackName(cfg: KsrConfig, name: string, dflt: string | undefined): string | undefined {
+  const v = globalString(cfg, name);
+  if (v === undefined) return dflt;
+  return v === '' || v.toLowerCase() === 'none' ? undefined : v;
+}
+
+export interface Routing {
+  readonly engine: EngineDescriptor;
+  readonly host: ScriptHost;
+  readonly runtime: RouteRuntime;
+  readonly requestRoute: string;
+  readonly replyRoute: string | undefined;
+  /** Bind the services once the sockets are open. */
+  attach(services: RouteServices): void;
+  onRequest(req: SipRequest, info: ReceiveInfo): void;
+  onResponse(res: SipResponse, info: ReceiveInfo): void;
+  dispose(): void;
+}
+
+/**
+ * Set up the routing engine named by `cfgengine`: check its module is loaded, find its script,
+ * build the runtime over the frozen registry and load the script (validated before any socket
+ * opens). Returns undefined when the config names no engine.
+ */
+export async function setupRouting(cfg: KsrConfig, engines: readonly EngineDescriptor[], logger: Logger): Promise<Routing | undefined> {
+  if (!cfg.cfgengine) return undefined;
+  const { name, loc } = cfg.cfgengine;
+  if (name === 'native') {
+    throw new ConfigError('cfgengine "native": ksr has no native routing language; use a KEMI engine (lua, jsdt, python, python3s)', loc);
+  }
+  const engine = engines.find((e) => e.cfgengineNames.includes(name));
+  if (!engine) {
+    throw new ConfigError(`cfgengine "${name}": this engine is not available in ksr yet`, loc);
+  }
+  if (!cfg.modules.some((m) => m.name === engine.module.name)) {
+    throw new ConfigError(`cfgengine "${name}" needs loadmodule "${engine.module.name}.so"`, loc);
+  }
+  const params = new Map<string, Array<string | number>>();
+  for (const mp of cfg.modparams) {
+    if (mp.module !== engine.module.name) continue;
+    const list = params.get(mp.param) ?? [];
+    list.push(mp.value);
+    params.set(mp.param, list);
+  }
+  const scriptParam = engine.scriptParams.find((p) => params.has(p));
+  const script = scriptParam ? params.get(scriptParam)!.at(-1) : undefined;
+  if (typeof script !== 'string' || script === '') {
+    throw new ConfigError(`cfgengine "${name}": no script: set modparam("${engine.module.name}", "${engine.scriptParams[0]}", "/path/to/script")`, loc);
+  }
+  const registry = buildRegistry();
+  const requestRoute = callbackName(cfg, 'kemi.request_route_callback', 'ksr_request_route') ?? 'ksr_request_route';
+  const replyRoute = callbackName(cfg, 'kemi.reply_route_callback', 'ksr_reply_route');
+  const latency = cfg.globals.get('latency_cfg_log')?.value;
+  let services: RouteServices | undefined;
+  const runtime = new RouteRuntime({
+    registry,
+    logger,
+    ...(typeof latency === 'number' ? { latencyLogLevel: latency <= 0 ? 'warn' : latency <= 2 ? 'info' : 'debug' } : {}),
+  });
+  const host = new ScriptHost(engine, {
+    registry,
+    invoke: runtime.invoke,
+    logger,
+    script,
+    params,
+    requiredFunctions: [requestRoute],
+    version: VERSION,
+  });
+  try {
+    await host.start();
+  } catch (err) {
+    if (err instanceof KsrError) throw err;
+    throw new KsrError(ErrorCodes.SCRIPT_LOAD, `${script}: ${(err as Error).message}`, { cause: err });
+  }
+  const hasReplyRoute = replyRoute !== undefined && host.current.hasFunction(replyRoute);
+  logger.info(`routing with ${engine.name}: ${script} (${requestRoute}${hasReplyRoute ? `, ${replyRoute}` : ''})`);
+  return {
+    engine,
+    host,
+    runtime,
+    requestRoute,
+    replyRoute: hasReplyRoute ? replyRoute : undefined,
+    attach(s) {
+      services = s;
+    },
+    onRequest(req, info) {
+      if (!services) return;
+      const ctx = new RouteContext(req, info, services, 'request', requestRoute);
+      host.run(runtime, ctx, requestRoute);
+    },
+    onResponse(res, info) {
+      if (!services) return;
+      const ctx = new RouteContext(res, info, services, 'reply', replyRoute ?? 'reply');
+      if (hasReplyRoute && replyRoute !== undefined) {
+        const r = host.run(runtime, ctx, replyRoute);
+        if (r.dropped) return;
+      }
+      // Core stateless reply forwarding (as Kamailio's core does without a transaction): a reply
+      // whose top Via is ours goes to the next Via; anything else is not ours to forward.
+      if (ctx.relayed) return;
+      const top = res.via[0];
+      if (!top || !services.myself.isMyself(top.host, top.port ?? 5060, top.transport.toLowerCase())) {
+        logger.debug({ callId: res.callId, status: res.status }, 'reply dropped: its top Via is not ours');
+        return;
+      }
+      forwardReply(ctx, res);
+    },
+    dispose() {
+      host.dispose();
+    },
+  };
+}
