@@ -29,6 +29,8 @@ export const ErrorCodes = {
   KEMI_FROZEN: 'KSR_ERR_KEMI_FROZEN',
   /** A KSR function was called outside a route (no current message). */
   KEMI_NO_CONTEXT: 'KSR_ERR_KEMI_NO_CONTEXT',
+  /** A pseudo-variable name does not parse (raised by src/pv as PvNameError). */
+  PV_NAME: 'KSR_ERR_PV_NAME',
   /** A routing script failed to load or validate (syntax error, missing ksr_request_route). */
   SCRIPT_LOAD: 'KSR_ERR_SCRIPT_LOAD',
 } as const;

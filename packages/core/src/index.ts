@@ -46,3 +46,4 @@ export {
 export * from './server/index.js';
 export * from './kemi/index.js';
 export * from './routing/index.js';
+export * from './pv/index.js';

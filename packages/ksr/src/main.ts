@@ -10,6 +10,7 @@ import {
   type EngineDescriptor,
   type KsrConfig,
   type ModuleCatalogue,
+  type ModuleSchema,
   type Logger,
   type ReceiveInfo,
   type SipRequest,
@@ -25,9 +26,15 @@ import { createServices } from './services.js';
 import { VERSION } from './version.js';
 import { availableEngines, engineModules } from './engines.js';
 
+/**
+ * Modules whose KEMI exports live in core: `kemix` (KSR.kx) is always bound, and loading it is
+ * accepted so Kamailio configs that name it work unchanged.
+ */
+const CORE_MODULES: readonly ModuleSchema[] = [{ name: 'kemix', params: {} }];
+
 /** Everything `loadmodule` may name: the modules package and the engines' app_* modules. */
 export function catalogue(): ModuleCatalogue {
-  return createModuleCatalogue([...builtinModules, ...engineModules()]);
+  return createModuleCatalogue([...CORE_MODULES, ...builtinModules, ...engineModules()]);
 }
 
 export { VERSION };

@@ -9,6 +9,8 @@ import {
   coreExports,
   forwardReply,
   hdrExports,
+  kxExports,
+  pvExports,
   xExports,
   type EngineDescriptor,
   type FrozenKemiRegistry,
@@ -25,7 +27,9 @@ import { VERSION } from './version.js';
 export function buildRegistry(): FrozenKemiRegistry<RouteContext> {
   const reg = new KemiRegistry<RouteContext>();
   reg.addModule('', coreExports);
+  reg.addModule('pv', pvExports);
   reg.addModule('hdr', hdrExports);
+  reg.addModule('kx', kxExports);
   reg.addModule('x', xExports);
   return reg.freeze();
 }

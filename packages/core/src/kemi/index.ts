@@ -4,3 +4,5 @@ export { coerceArg, coerceArgs, normaliseReturn, applyNullMode, type NullMode } 
 export { getterVariants } from './variants.js';
 export { coreExports, statelessBranch, forwardReply, MAX_BRANCHES } from './exports/core.js';
 export { hdrExports, parseHeaderText } from './exports/hdr.js';
+export { pvExports, createPvExports } from './exports/pv.js';
+export { kxExports } from './exports/kx.js';
