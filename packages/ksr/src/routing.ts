@@ -1,17 +1,12 @@
 import {
   ConfigError,
+  buildCoreRegistry,
+  forwardReply,
   ErrorCodes,
-  KemiRegistry,
   KsrError,
   RouteContext,
   RouteRuntime,
   ScriptHost,
-  coreExports,
-  forwardReply,
-  hdrExports,
-  kxExports,
-  pvExports,
-  xExports,
   type EngineDescriptor,
   type FrozenKemiRegistry,
   type KsrConfig,
@@ -23,15 +18,12 @@ import {
 } from '@ksr/core';
 import { VERSION } from './version.js';
 
-/** The KSR.* API the server binds: core exports first, then each loaded module's table. */
+/**
+ * The KSR.* API the server binds: core's exports (KSR.*, pv, hdr, kx, x), then each loaded
+ * module's table. docs/kemi-api.md and the editor stubs are generated from this same registry.
+ */
 export function buildRegistry(): FrozenKemiRegistry<RouteContext> {
-  const reg = new KemiRegistry<RouteContext>();
-  reg.addModule('', coreExports);
-  reg.addModule('pv', pvExports);
-  reg.addModule('hdr', hdrExports);
-  reg.addModule('kx', kxExports);
-  reg.addModule('x', xExports);
-  return reg.freeze();
+  return buildCoreRegistry().freeze();
 }
 
 function globalString(cfg: KsrConfig, name: string): string | undefined {

@@ -6,3 +6,5 @@ export { coreExports, statelessBranch, forwardReply, MAX_BRANCHES } from './expo
 export { hdrExports, parseHeaderText } from './exports/hdr.js';
 export { pvExports, createPvExports } from './exports/pv.js';
 export { kxExports } from './exports/kx.js';
+export { renderKemiMarkdown, renderDts, renderPyi, renderLuaDefs, renderKemiDocs, kemiPrototype, paramNamesOf, GENERATED_BY, KEMI_DOC_PATHS, type GeneratedFile } from './introspect.js';
+export { buildCoreRegistry } from './core-registry.js';

@@ -161,10 +161,9 @@ export class RouteRuntime {
       const label = ctx.routeType === 'request' ? 'request-route' : ctx.routeType === 'reply' ? 'reply-route' : `${ctx.routeType}-route`;
       this.log[this.opts.latencyLogLevel](`${label} executed in: ${us} usec`);
     }
-    const dropped = ctx.dropRequested;
     ctx.exitRequested = prevExit;
     if (res.kind === 'error') this.scriptFailed(engine, ctx, func, res.error);
-    return { kind: res.kind, dropped };
+    return { kind: res.kind, dropped: ctx.dropRequested };
   }
 
   private scriptFailed(engine: ScriptEngine, ctx: RouteContext, func: string, error: ScriptError): void {
