@@ -1,4 +1,5 @@
 import type { EngineDescriptor, ModuleSchema } from '@ksr/core';
+import { luaEngine } from '@ksr/engine-lua';
 
 /**
  * The script engines this build of ksr offers (cfgengine names → descriptor). Engines are
@@ -6,7 +7,7 @@ import type { EngineDescriptor, ModuleSchema } from '@ksr/core';
  * (engine-lua, engine-js, engine-python).
  */
 export function availableEngines(): readonly EngineDescriptor[] {
-  return [];
+  return [luaEngine];
 }
 
 /** The engines' modules (app_lua, app_jsdt, …) for the config's module catalogue. */

@@ -166,8 +166,6 @@ export async function startServer(
     );
   }
   const listen = resolveListen(cfg, cli.listen, logger);
-  // the script is loaded and validated before any socket opens
-  const routing: Routing | undefined = await setupRouting(cfg, opts.engines ?? availableEngines(), logger);
   const serverSignature = asBool(globalValue(cfg, 'server_signature')) !== false;
   const serverHeaderCfg = globalValue(cfg, 'server_header');
   const serverHeader = !serverSignature
@@ -179,9 +177,8 @@ export async function startServer(
   const lifetime = globalValue(cfg, 'tcp_connection_lifetime');
   const maxConn = globalValue(cfg, 'tcp_max_connections');
   const connectTimeout = globalValue(cfg, 'tcp_connect_timeout');
-  let server: SipServer | undefined = undefined;
-  const handler = routing ? (req: SipRequest, info: ReceiveInfo) => routing.onRequest(req, info) : noEngineHandler(() => server!, logger);
-  server = new SipServer({
+  let routing: Routing | undefined;
+  const server: SipServer = new SipServer({
     logger,
     listen,
     serverHeader,
@@ -191,28 +188,32 @@ export async function startServer(
       ...(typeof maxConn === 'number' ? { tcpMaxConnections: maxConn } : {}),
       ...(typeof connectTimeout === 'number' ? { tcpConnectTimeoutMs: connectTimeout * 1000 } : {}),
     },
-    onRequest: handler,
-    ...(routing ? { onResponse: (res: SipResponse, info: ReceiveInfo) => routing.onResponse(res, info) } : {}),
+    onRequest: (req: SipRequest, info: ReceiveInfo) => (routing ? routing.onRequest(req, info) : noEngine(req, info)),
+    onResponse: (res: SipResponse, info: ReceiveInfo) => routing?.onResponse(res, info),
   });
+  const noEngine = noEngineHandler(() => server, logger);
+  const services = createServices({ server, logger, cfg, debugLevel: () => debugLevelOf(logger) });
+  // the script is loaded and validated before any socket opens
+  routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services);
   try {
     await server.start();
   } catch (err) {
     routing?.dispose();
     throw err;
   }
-  routing?.attach(createServices({ server, logger, cfg, debugLevel: () => debugLevelOf(logger) }));
   for (const s of server.transport.sockets) {
     const host = s.local.family === 6 ? `[${s.local.address}]` : s.local.address;
     logger.info(`listening on ${s.proto}:${host}:${s.local.port}`);
   }
   const srv = server;
+  const r = routing;
   return {
     server: srv,
     logger,
-    ...(routing ? { routing } : {}),
+    ...(r ? { routing: r } : {}),
     stop: async () => {
       await srv.stop();
-      routing?.dispose();
+      r?.dispose();
     },
   };
 }

@@ -2,6 +2,7 @@ import {
   ConfigError,
   buildCoreRegistry,
   forwardReply,
+  parseMessage,
   ErrorCodes,
   KsrError,
   RouteContext,
@@ -26,6 +27,23 @@ export function buildRegistry(): FrozenKemiRegistry<RouteContext> {
   return buildCoreRegistry().freeze();
 }
 
+/** The message KSR functions see outside any route (Kamailio's "faked message"). */
+function fakedMessage(): SipRequest {
+  return parseMessage(
+    Buffer.from(
+      'OPTIONS sip:you@kamailio.org SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\nFrom: <sip:you@kamailio.org>;tag=123\r\n' +
+        'To: <sip:you@kamailio.org>\r\nCall-ID: 123\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n',
+    ),
+  ) as SipRequest;
+}
+
+const FAKED_INFO: ReceiveInfo = {
+  proto: 'udp',
+  local: { address: '127.0.0.1', port: 5060, family: 4 },
+  remote: { address: '127.0.0.1', port: 5060, family: 4 },
+  socketId: -1,
+};
+
 function globalString(cfg: KsrConfig, name: string): string | undefined {
   const v = cfg.globals.get(name)?.value;
   return typeof v === 'string' ? v : undefined;
@@ -44,8 +62,8 @@ export interface Routing {
   readonly runtime: RouteRuntime;
   readonly requestRoute: string;
   readonly replyRoute: string | undefined;
-  /** Bind the services once the sockets are open. */
-  attach(services: RouteServices): void;
+  /** The services KSR functions reach. */
+  readonly services: RouteServices;
   onRequest(req: SipRequest, info: ReceiveInfo): void;
   onResponse(res: SipResponse, info: ReceiveInfo): void;
   dispose(): void;
@@ -56,7 +74,12 @@ export interface Routing {
  * build the runtime over the frozen registry and load the script (validated before any socket
  * opens). Returns undefined when the config names no engine.
  */
-export async function setupRouting(cfg: KsrConfig, engines: readonly EngineDescriptor[], logger: Logger): Promise<Routing | undefined> {
+export async function setupRouting(
+  cfg: KsrConfig,
+  engines: readonly EngineDescriptor[],
+  logger: Logger,
+  services: RouteServices,
+): Promise<Routing | undefined> {
   if (!cfg.cfgengine) return undefined;
   const { name, loc } = cfg.cfgengine;
   if (name === 'native') {
@@ -85,10 +108,12 @@ export async function setupRouting(cfg: KsrConfig, engines: readonly EngineDescr
   const requestRoute = callbackName(cfg, 'kemi.request_route_callback', 'ksr_request_route') ?? 'ksr_request_route';
   const replyRoute = callbackName(cfg, 'kemi.reply_route_callback', 'ksr_reply_route');
   const latency = cfg.globals.get('latency_cfg_log')?.value;
-  let services: RouteServices | undefined;
   const runtime = new RouteRuntime({
     registry,
     logger,
+    // KSR calls made while the script loads (top-level code, mod_init) act on a faked message, as
+    // in Kamailio
+    initContext: () => new RouteContext(fakedMessage(), FAKED_INFO, services, 'event', 'script-init'),
     ...(typeof latency === 'number' ? { latencyLogLevel: latency <= 0 ? 'warn' : latency <= 2 ? 'info' : 'debug' } : {}),
   });
   const host = new ScriptHost(engine, {
@@ -114,16 +139,12 @@ export async function setupRouting(cfg: KsrConfig, engines: readonly EngineDescr
     runtime,
     requestRoute,
     replyRoute: hasReplyRoute ? replyRoute : undefined,
-    attach(s) {
-      services = s;
-    },
+    services,
     onRequest(req, info) {
-      if (!services) return;
       const ctx = new RouteContext(req, info, services, 'request', requestRoute);
       host.run(runtime, ctx, requestRoute);
     },
     onResponse(res, info) {
-      if (!services) return;
       const ctx = new RouteContext(res, info, services, 'reply', replyRoute ?? 'reply');
       if (hasReplyRoute && replyRoute !== undefined) {
         const r = host.run(runtime, ctx, replyRoute);

@@ -58,10 +58,18 @@ export interface ServicesOptions {
 /** The RouteServices KSR exports use, backed by the running server. */
 export function createServices(opts: ServicesOptions): RouteServices {
   const { server, cfg } = opts;
-  const myself = new Myself(server.transport.sockets, cfg.aliases);
+  // The sockets are known only once the server listens; services exist earlier (a script may call
+  // KSR functions while it loads), so "myself" is computed on first use after the sockets opened.
+  let myself: Myself | undefined;
+  const currentMyself = (): Myself => {
+    if (myself) return myself;
+    const m = new Myself(server.transport.sockets, cfg.aliases);
+    if (server.transport.sockets.length > 0) myself = m;
+    return m;
+  };
   return {
     logger: opts.logger.child({ mod: 'script' }),
-    myself,
+    myself: { isMyself: (host, port, proto) => currentMyself().isMyself(host, port, proto) },
     defines: cfg.defines,
     debugLevel: opts.debugLevel,
     vars: new Map(),

@@ -1,0 +1,92 @@
+/**
+ * The app_lua module: its modparams, as the config loader checks them, and how engine-lua reads
+ * them. Kept free of fengari so listing the engine costs nothing until a Lua script is loaded.
+ */
+import type { ModuleSchema } from '@ksr/core';
+
+/** Default per-route time budget (ms). */
+export const DEFAULT_ROUTE_TIME_LIMIT_MS = 100;
+/** The script's main chunk (and every chunk it loads at start) may run this much longer than a route. */
+export const LOAD_TIME_LIMIT_FACTOR = 10;
+/** …but never less than this (ms). */
+export const MIN_LOAD_TIME_LIMIT_MS = 1000;
+/** Upper bound accepted for route_time_limit (ms): a route is not a batch job. */
+export const MAX_ROUTE_TIME_LIMIT_MS = 60_000;
+
+function nonNegativeInt(max: number) {
+  return (v: string | number): string | undefined => {
+    const n = typeof v === 'number' ? v : Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > max) return `expected an integer between 0 and ${max}, got ${String(v)}`;
+    return undefined;
+  };
+}
+
+function nonEmptyString(v: string | number): string | undefined {
+  return typeof v === 'string' && v.trim() !== '' ? undefined : 'expected a non-empty path';
+}
+
+/**
+ * modparam("app_lua", …):
+ *  - load (str, repeatable): the script(s). The server routes with the one it names as the
+ *    script; when several are given they are all loaded into the same interpreter.
+ *  - reload (int): Kamailio's switch for the app_lua.reload RPC (reloads always build a fresh
+ *    interpreter in ksr; the RPC layer may honour the switch).
+ *  - log_mode (int): bit 1 logs every KSR function bound into the interpreter.
+ *  - register (str, repeatable): the pre-KEMI app_lua "sr" submodule list; accepted and ignored
+ *    (KSR.* follows the loaded modules).
+ *  - route_time_limit (int, ms, ksr only): time budget of one route run; 0 = no limit.
+ *  - search_path (str, repeatable, ksr only): folders `require` searches after the script's own.
+ */
+export const appLuaModule: ModuleSchema = {
+  name: 'app_lua',
+  params: {
+    load: { type: 'str', multi: true, check: nonEmptyString },
+    reload: { type: 'int', check: nonNegativeInt(1) },
+    log_mode: { type: 'int', check: nonNegativeInt(0xffff) },
+    register: { type: 'str', multi: true },
+    route_time_limit: { type: 'int', check: nonNegativeInt(MAX_ROUTE_TIME_LIMIT_MS) },
+    search_path: { type: 'str', multi: true, check: nonEmptyString },
+  },
+};
+
+export interface LuaEngineSettings {
+  /** Route time budget in ms; 0 = unlimited. */
+  routeTimeLimitMs: number;
+  /** Budget for running the script's main chunk at load. */
+  loadTimeLimitMs: number;
+  logMode: number;
+  /** Extra require folders, as configured (resolved by the caller). */
+  searchPaths: string[];
+  /** Every `load` value, in modparam order. */
+  loads: string[];
+  /** Values of the ignored `register` param. */
+  register: string[];
+}
+
+function last(values: ReadonlyArray<string | number> | undefined): string | number | undefined {
+  return values && values.length > 0 ? values[values.length - 1] : undefined;
+}
+
+function intParam(values: ReadonlyArray<string | number> | undefined, dflt: number): number {
+  const v = last(values);
+  if (v === undefined) return dflt;
+  const n = typeof v === 'number' ? v : Number(String(v).trim());
+  return Number.isInteger(n) && n >= 0 ? n : dflt;
+}
+
+function strings(values: ReadonlyArray<string | number> | undefined): string[] {
+  return (values ?? []).filter((v): v is string => typeof v === 'string' && v.trim() !== '');
+}
+
+export function readSettings(params: ReadonlyMap<string, ReadonlyArray<string | number>>): LuaEngineSettings {
+  const routeTimeLimitMs = Math.min(intParam(params.get('route_time_limit'), DEFAULT_ROUTE_TIME_LIMIT_MS), MAX_ROUTE_TIME_LIMIT_MS);
+  const loadTimeLimitMs = routeTimeLimitMs === 0 ? 0 : Math.max(MIN_LOAD_TIME_LIMIT_MS, routeTimeLimitMs * LOAD_TIME_LIMIT_FACTOR);
+  return {
+    routeTimeLimitMs,
+    loadTimeLimitMs,
+    logMode: intParam(params.get('log_mode'), 0),
+    searchPaths: strings(params.get('search_path')),
+    loads: strings(params.get('load')),
+    register: strings(params.get('register')),
+  };
+}
