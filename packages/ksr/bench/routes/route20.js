@@ -1,0 +1,24 @@
+// The fixed ~20-call route of the route micro-benchmark (core KSR functions only).
+function ksr_request_route() {
+  let n = 0;
+  if (KSR.is_INVITE()) n++;
+  if (KSR.is_method_in("IR")) n++;
+  if (KSR.is_myself_ruri()) n++;
+  if (KSR.hdr.is_present("Contact") > 0) n++;
+  const ru = KSR.pv.get("$ru");
+  const fu = KSR.pv.get("$fU");
+  const si = KSR.pv.get("$si");
+  const ci = KSR.pv.get("$ci");
+  const ua = KSR.hdr.get("User-Agent");
+  const tt = KSR.pv.get("$tt");
+  KSR.setflag(2);
+  if (KSR.isflagset(2)) n++;
+  KSR.pv.sets("$var(user)", fu);
+  KSR.pv.seti("$var(n)", n);
+  const m = KSR.pv.geti("$var(n)");
+  if (!KSR.isdsturiset()) KSR.setdsturi("sip:127.0.0.1:5080");
+  KSR.resetdsturi();
+  if (KSR.is_REGISTER()) n++;
+  KSR.resetflag(2);
+  return m;
+}
