@@ -1,4 +1,5 @@
 import type { EngineDescriptor, ModuleSchema } from '@ksr/core';
+import { jsdtEngine } from '@ksr/engine-js';
 import { luaEngine } from '@ksr/engine-lua';
 
 /**
@@ -7,7 +8,7 @@ import { luaEngine } from '@ksr/engine-lua';
  * (engine-lua, engine-js, engine-python).
  */
 export function availableEngines(): readonly EngineDescriptor[] {
-  return [luaEngine];
+  return [luaEngine, jsdtEngine];
 }
 
 /** The engines' modules (app_lua, app_jsdt, …) for the config's module catalogue. */
