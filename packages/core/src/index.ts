@@ -47,3 +47,5 @@ export * from './server/index.js';
 export * from './kemi/index.js';
 export * from './routing/index.js';
 export * from './pv/index.js';
+export * from './stats/index.js';
+export * from './module/index.js';

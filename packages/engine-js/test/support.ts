@@ -117,6 +117,8 @@ export function makeHarness(): Harness {
     },
     send: async () => undefined,
     localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
+    sockets: () => [],
+    setDebugLevel: () => {},
   };
   const ctx = () => new RouteContext(parseMessage(Buffer.from(INVITE)), INFO, services, 'request', 'ksr_request_route', new MessageState());
   const write = (rel: string, source: string): string => {

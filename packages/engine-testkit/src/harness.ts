@@ -118,6 +118,8 @@ export class ConformanceHarness {
       },
       send: async () => undefined,
       localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
+      sockets: () => [],
+      setDebugLevel: () => {},
     };
     this.runtime = new RouteRuntime({
       registry: this.registry,

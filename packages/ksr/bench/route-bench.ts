@@ -58,6 +58,8 @@ const services: RouteServices = {
   reply: async () => true,
   send: async () => {},
   localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
+  sockets: () => [],
+  setDebugLevel: () => {},
 };
 
 const INVITE = Buffer.from(

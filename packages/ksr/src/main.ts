@@ -192,7 +192,16 @@ export async function startServer(
     onResponse: (res: SipResponse, info: ReceiveInfo) => routing?.onResponse(res, info),
   });
   const noEngine = noEngineHandler(() => server, logger);
-  const services = createServices({ server, logger, cfg, debugLevel: () => debugLevelOf(logger) });
+  const configuredLevel = logger.level;
+  const services = createServices({
+    server,
+    logger,
+    cfg,
+    debugLevel: () => debugLevelOf(logger),
+    setDebugLevel: (level) => {
+      logger.level = level === undefined ? configuredLevel : kamailioDebugToLevel(level);
+    },
+  });
   // the script is loaded and validated before any socket opens
   routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services);
   try {

@@ -53,6 +53,7 @@ export interface ServicesOptions {
   logger: Logger;
   cfg: KsrConfig;
   debugLevel: () => number;
+  setDebugLevel: (level: number | undefined) => void;
 }
 
 /** The RouteServices KSR exports use, backed by the running server. */
@@ -67,8 +68,9 @@ export function createServices(opts: ServicesOptions): RouteServices {
     if (server.transport.sockets.length > 0) myself = m;
     return m;
   };
+  const scriptLogger = opts.logger.child({ mod: 'script' });
   return {
-    logger: opts.logger.child({ mod: 'script' }),
+    logger: scriptLogger,
     myself: { isMyself: (host, port, proto) => currentMyself().isMyself(host, port, proto) },
     defines: cfg.defines,
     debugLevel: opts.debugLevel,
@@ -88,6 +90,12 @@ export function createServices(opts: ServicesOptions): RouteServices {
       }
     },
     send: (target, data) => server.send(target, data),
+    sockets: () => server.transport.sockets,
+    setDebugLevel(level) {
+      // pino children keep the level they were made with: move the script logger along
+      opts.setDebugLevel(level);
+      scriptLogger.level = opts.logger.level;
+    },
     localAddress(proto, family) {
       const s = server.transport.sockets.find((x) => x.proto === proto && x.local.family === family);
       if (!s) return undefined;

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../log.js';
 import type { SipRequest, SipResponse } from '../sip/index.js';
-import type { ReceiveInfo, SendTarget } from '../transport/index.js';
+import type { ReceiveInfo, SendTarget, SocketInfo } from '../transport/index.js';
 
 export type RouteType = 'request' | 'reply' | 'onsend' | 'branch' | 'failure' | 'tm-onreply' | 'branch-failure' | 'event';
 
@@ -51,6 +51,12 @@ export class MessageState {
   advertisedPort: string | undefined = undefined;
   /** force_rport() was called: reply to the source port even if the Via had no rport. */
   forceRport = false;
+  /** Additional branches (append_branch, lookup of several contacts), in order. */
+  branches: Branch[] = [];
+  /** Listen socket id to send from (set_send_socket), or undefined for the default. */
+  sendSocketId: number | undefined = undefined;
+  /** Path of the Request-URI branch (registrar lookup of a contact with Path). */
+  ruriPath: string | undefined = undefined;
   /** add_local_rport() was called: the Via ksr adds when it forwards this request carries `;rport` (RFC 3581). */
   localRport = false;
   /**
@@ -101,7 +107,12 @@ export interface RouteServices {
    * Send a stateless reply to the context's request (sl_send_reply and the error outcome use it).
    * Resolves false when it could not be sent.
    */
-  reply(ctx: RouteContext, status: number, reason: string, extra?: { headers?: Array<[string, string]>; body?: string | Buffer; contentType?: string }): Promise<boolean>;
+  reply(
+    ctx: RouteContext,
+    status: number,
+    reason: string,
+    extra?: { headers?: Array<[string, string]>; body?: string | Buffer; contentType?: string; toTag?: string },
+  ): Promise<boolean>;
   /** Send bytes to a target (stateless forwarding). */
   send(target: SendTarget, data: Buffer): Promise<void>;
   /**
@@ -109,6 +120,29 @@ export interface RouteServices {
    * (the advertised address of the matching listen socket), or undefined when none listens.
    */
   localAddress(proto: 'udp' | 'tcp', family: 4 | 6): { host: string; port: number } | undefined;
+  /** The listen sockets (ids, protocols, addresses, advertised addresses). */
+  sockets(): readonly SocketInfo[];
+  /** Change the log level as a Kamailio debug number (kex setdebug); undefined restores the configured level. */
+  setDebugLevel(level: number | undefined): void;
+}
+
+/** An additional branch of a request (append_branch, registrar lookup); branch 0 is the Request-URI. */
+export interface Branch {
+  uri: string;
+  dstUri?: string;
+  /** q-value ×1000 (0..1000), -1 when not given. */
+  q: number;
+  /** Path header value (RFC 3327) to turn into Route headers when the branch is sent. */
+  path?: string;
+  /** Branch flags. */
+  flags: number;
+  /** Listen socket id to send from (set_send_socket / the contact's received socket). */
+  socketId?: number;
+  /** The contact's `received` address (NAT), sent to instead of the URI host. */
+  received?: string;
+  /** The contact's instance/ruid, for usrloc. */
+  instance?: string;
+  ruid?: string;
 }
 
 export class RouteContext {

@@ -39,6 +39,8 @@ export function testServices(opts: { logger?: Logger; myself?: string[]; defines
       sent.push({ target, data });
     },
     localAddress: (proto, family) => (family === 4 ? { host: '127.0.0.1', port: 5060 } : { host: '[::1]', port: 5060 }),
+    sockets: () => [],
+    setDebugLevel: () => {},
   };
 }
 
