@@ -7,6 +7,7 @@ import {
   kamailioDebugToLevel,
   loadConfig,
   createModuleCatalogue,
+  moduleSchema,
   type EngineDescriptor,
   type KsrConfig,
   type ModuleCatalogue,
@@ -21,6 +22,7 @@ import { builtinModules } from '@ksr/modules';
 import pretty from 'pino-pretty';
 import { USAGE, parseArgs, type CliOptions } from './args.js';
 import { noEngineHandler } from './no-engine.js';
+import { loadModules, type LoadedModules } from './modules.js';
 import { setupRouting, type Routing } from './routing.js';
 import { createServices } from './services.js';
 import { VERSION } from './version.js';
@@ -34,7 +36,7 @@ const CORE_MODULES: readonly ModuleSchema[] = [{ name: 'kemix', params: {} }];
 
 /** Everything `loadmodule` may name: the modules package and the engines' app_* modules. */
 export function catalogue(): ModuleCatalogue {
-  return createModuleCatalogue([...CORE_MODULES, ...builtinModules, ...engineModules()]);
+  return createModuleCatalogue([...CORE_MODULES, ...builtinModules.map(moduleSchema), ...engineModules()]);
 }
 
 export { VERSION };
@@ -42,6 +44,7 @@ export { VERSION };
 export interface RunningServer {
   server: SipServer;
   routing?: Routing;
+  modules: LoadedModules;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -202,12 +205,19 @@ export async function startServer(
       logger.level = level === undefined ? configuredLevel : kamailioDebugToLevel(level);
     },
   });
+  const modules = await loadModules(cfg, builtinModules, services, logger);
   // the script is loaded and validated before any socket opens
-  routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services);
+  try {
+    routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services, modules.kemiTables());
+  } catch (err) {
+    await modules.destroy();
+    throw err;
+  }
   try {
     await server.start();
   } catch (err) {
     routing?.dispose();
+    await modules.destroy();
     throw err;
   }
   for (const s of server.transport.sockets) {
@@ -220,9 +230,11 @@ export async function startServer(
     server: srv,
     logger,
     ...(r ? { routing: r } : {}),
+    modules,
     stop: async () => {
       await srv.stop();
       r?.dispose();
+      await modules.destroy();
     },
   };
 }

@@ -10,6 +10,7 @@ import {
   ScriptHost,
   type EngineDescriptor,
   type FrozenKemiRegistry,
+  type KemiExportDef,
   type KsrConfig,
   type Logger,
   type ReceiveInfo,
@@ -23,8 +24,10 @@ import { VERSION } from './version.js';
  * The KSR.* API the server binds: core's exports (KSR.*, pv, hdr, kx, x), then each loaded
  * module's table. docs/kemi-api.md and the editor stubs are generated from this same registry.
  */
-export function buildRegistry(): FrozenKemiRegistry<RouteContext> {
-  return buildCoreRegistry().freeze();
+export function buildRegistry(modules: ReadonlyArray<[string, readonly KemiExportDef<RouteContext>[]]> = []): FrozenKemiRegistry<RouteContext> {
+  const reg = buildCoreRegistry();
+  for (const [name, exports] of modules) reg.addModule(name, exports);
+  return reg.freeze();
 }
 
 /** The message KSR functions see outside any route (Kamailio's "faked message"). */
@@ -79,6 +82,7 @@ export async function setupRouting(
   engines: readonly EngineDescriptor[],
   logger: Logger,
   services: RouteServices,
+  moduleTables: ReadonlyArray<[string, readonly KemiExportDef<RouteContext>[]]> = [],
 ): Promise<Routing | undefined> {
   if (!cfg.cfgengine) return undefined;
   const { name, loc } = cfg.cfgengine;
@@ -104,7 +108,7 @@ export async function setupRouting(
   if (typeof script !== 'string' || script === '') {
     throw new ConfigError(`cfgengine "${name}": no script: set modparam("${engine.module.name}", "${engine.scriptParams[0]}", "/path/to/script")`, loc);
   }
-  const registry = buildRegistry();
+  const registry = buildRegistry(moduleTables);
   const requestRoute = callbackName(cfg, 'kemi.request_route_callback', 'ksr_request_route') ?? 'ksr_request_route';
   const replyRoute = callbackName(cfg, 'kemi.reply_route_callback', 'ksr_reply_route');
   const latency = cfg.globals.get('latency_cfg_log')?.value;

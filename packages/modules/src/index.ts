@@ -1,9 +1,9 @@
 /**
- * @ksr/modules: Kamailio-style modules, one folder each, each a table of exports plus its
- * parameter schema. `builtinModules` is what `loadmodule` can name; the config loader checks
- * every `modparam` against the schema of its module.
+ * @ksr/modules: Kamailio-style modules, one folder each (src/<name>/index.ts exporting a
+ * defineModule() definition): its modparam schema, dependencies and KEMI export table.
+ * `builtinModules` is what `loadmodule` can name.
  */
-import type { ModuleSchema } from '@ksr/core';
+import type { KsrModuleDef } from '@ksr/core';
 
-/** Every module ksr ships. Modules are added here as they are implemented. */
-export const builtinModules: readonly ModuleSchema[] = [];
+/** Every module ksr ships, in the order they are listed in docs. */
+export const builtinModules: readonly KsrModuleDef[] = [];
