@@ -12,6 +12,7 @@ import {
   type KsrConfig,
   type ModuleCatalogue,
   type ModuleSchema,
+  type KsrModuleDef,
   type Logger,
   type ReceiveInfo,
   type SipRequest,
@@ -35,8 +36,9 @@ import { availableEngines, engineModules } from './engines.js';
 const CORE_MODULES: readonly ModuleSchema[] = [{ name: 'kemix', params: {} }];
 
 /** Everything `loadmodule` may name: the modules package and the engines' app_* modules. */
-export function catalogue(): ModuleCatalogue {
-  return createModuleCatalogue([...CORE_MODULES, ...builtinModules.map(moduleSchema), ...engineModules()]);
+export function catalogue(modules: readonly KsrModuleDef[] = builtinModules, engines?: readonly EngineDescriptor[]): ModuleCatalogue {
+  const engineSchemas = engines ? engines.map((e) => e.module) : engineModules();
+  return createModuleCatalogue([...CORE_MODULES, ...modules.map(moduleSchema), ...engineSchemas]);
 }
 
 export { VERSION };
@@ -157,7 +159,7 @@ export async function startServer(
   cli: CliOptions,
   cfg: KsrConfig,
   logger: Logger,
-  opts: { engines?: readonly EngineDescriptor[] } = {},
+  opts: { engines?: readonly EngineDescriptor[]; modules?: readonly KsrModuleDef[] } = {},
 ): Promise<RunningServer> {
   const children = Number(globalValue(cfg, 'children') ?? 1);
   if (children > 1) {
@@ -205,7 +207,7 @@ export async function startServer(
       logger.level = level === undefined ? configuredLevel : kamailioDebugToLevel(level);
     },
   });
-  const modules = await loadModules(cfg, builtinModules, services, logger);
+  const modules = await loadModules(cfg, opts.modules ?? builtinModules, services, logger);
   // the script is loaded and validated before any socket opens
   try {
     routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services, modules.kemiTables());
