@@ -222,6 +222,13 @@ export async function startServer(
     await modules.destroy();
     throw err;
   }
+  // module start-up events (htable:mod-init …) run once the script is loaded and sockets are open
+  for (const { instance } of modules.list) {
+    for (const ev of instance.startupEvents ?? []) {
+      if (routing) routing.runEvent(ev.callback, ev.event);
+      else logger.warn(`event ${ev.event}: no routing engine to run ${ev.callback}`);
+    }
+  }
   for (const s of server.transport.sockets) {
     const host = s.local.family === 6 ? `[${s.local.address}]` : s.local.address;
     logger.info(`listening on ${s.proto}:${host}:${s.local.port}`);

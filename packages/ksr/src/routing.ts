@@ -68,6 +68,11 @@ export interface Routing {
   /** The services KSR functions reach. */
   readonly services: RouteServices;
   onRequest(req: SipRequest, info: ReceiveInfo): void;
+  /**
+   * Run an event route: `callback` of the script with the event name as argument (Kamailio's
+   * event_callback modparams), on a faked message. Returns false when the script lacks it.
+   */
+  runEvent(callback: string, event: string): boolean;
   onResponse(res: SipResponse, info: ReceiveInfo): void;
   dispose(): void;
 }
@@ -147,6 +152,15 @@ export async function setupRouting(
     onRequest(req, info) {
       const ctx = new RouteContext(req, info, services, 'request', requestRoute);
       host.run(runtime, ctx, requestRoute);
+    },
+    runEvent(callback, event) {
+      if (!host.current.hasFunction(callback)) {
+        logger.error(`event ${event}: the script has no function ${callback}`);
+        return false;
+      }
+      const ctx = new RouteContext(fakedMessage(), FAKED_INFO, services, 'event', callback);
+      host.run(runtime, ctx, callback, [event]);
+      return true;
     },
     onResponse(res, info) {
       const ctx = new RouteContext(res, info, services, 'reply', replyRoute ?? 'reply');

@@ -85,6 +85,11 @@ export interface ModuleInstance {
   readonly exports?: readonly KemiExportDef<RouteContext>[];
   /** What dependent modules get from ctx.api(name). */
   readonly api?: unknown;
+  /**
+   * Event routes to run once the script is loaded (e.g. htable's `htable:mod-init` with the
+   * function named by its event_callback modparam): the function is called with the event name.
+   */
+  readonly startupEvents?: ReadonlyArray<{ readonly event: string; readonly callback: string }>;
   /** Stop timers, flush state. */
   destroy?(): void | Promise<void>;
 }
