@@ -222,6 +222,13 @@ declare const KSR: {
     /** Compare received header bodies case-insensitively: op eq|ne|sw|in; hidx f(irst)|l(ast)|a(ll)|o(ne). */
     match_content(hname: string, op: string, value: string, hidx: string): boolean;
   };
+  /** KSR.kex */
+  readonly kex: {
+    /** Set the log level to a Kamailio debug number (-5..7: 0 warn, 1 notice, 2 info, 3 debug). 1 ok, -1 invalid. */
+    setdebug(level: number): number;
+    /** Restore the log level of the config (the `debug` global). 1. */
+    resetdebug(): number;
+  };
   /** KSR.kx */
   readonly kx: {
     /** Request-URI ($ru); null for replies */
@@ -347,6 +354,13 @@ declare const KSR: {
     /** Value of an environment variable as an integer (0 when not set or not numeric) */
     get_envn(envname: string): number;
   };
+  /** KSR.maxfwd */
+  readonly maxfwd: {
+    /** Add Max-Forwards: limit (2) or decrement it, capped at max_limit (1); -1 when it is 0 (reply 483), -2 on error. */
+    process_maxfwd(limit: number): number;
+    /** Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error. */
+    is_maxfwd_lt(limit: number): number;
+  };
   /** KSR.pv */
   readonly pv: {
     /** Value of the pseudo-variable (null when absent) */
@@ -374,11 +388,56 @@ declare const KSR: {
     /** True when the pseudo-variable is null (and when the name is invalid) */
     is_null(pvname: string): boolean;
   };
+  /** KSR.sanity */
+  readonly sanity: {
+    /** Run the sanity checks of msg_checks (bits 1..16384; 1024 checks the URIs of uri_checks: 1 R-URI, 2 From, 4 To, 8 Contact). 1 passed; failure: the error reply is sent, 0 (autodrop=1) or -1. */
+    sanity_check(msg_checks: number, uri_checks: number): number;
+    /** sanity_check with the default_checks and uri_checks modparams. */
+    sanity_check_defaults(): number;
+    /** With modparam noreply=1: send the reply of the last failed sanity check of this request (1 sent, -1 none). With noreply=0 sanity_check already replied: 1. */
+    sanity_reply(): number;
+  };
+  /** KSR.sl */
+  readonly sl: {
+    /** Send a stateless reply to the request (3xx: the destination set as Contacts). 1 sent, -1 error. */
+    sl_send_reply(code: number, reason: string): number;
+    /** Send a reply: statefully when tm is loaded and the request has a transaction, else statelessly. 1 sent, -1 error. */
+    send_reply(code: number, reason: string): number;
+    /** Like send_reply; mode flags: 1 do not open a connection to send it, 2 close the connection after it. */
+    send_reply_mode(code: number, reason: string, mode: number): number;
+    /** Send a stateless reply describing the last error a module recorded (else default_code/default_reason). 1 sent, -1 error. */
+    sl_reply_error(): number;
+    /** Like sl_reply_error, statefully when the request has a transaction (tm). */
+    send_reply_error(): number;
+    /** Forward the current reply statelessly; a code ("" keeps it) must be of the same class, a reason ("" keeps it) replaces the phrase. 1 ok, -1 error. */
+    sl_forward_reply(code: string, reason: string): number;
+  };
   /** KSR.x */
   readonly x: {
     /** End the route now. */
     exit(): void;
     /** End the route now and do not send the message it handles. */
     drop(): void;
+  };
+  /** KSR.xlog */
+  readonly xlog: {
+    /** Log a formatted message (pseudo-variables replaced) at DEBUG level. 1 ok, -1 invalid format. */
+    xdbg(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at INFO level. 1 ok, -1 invalid format. */
+    xinfo(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at NOTICE level. 1 ok, -1 invalid format. */
+    xnotice(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at WARNING level. 1 ok, -1 invalid format. */
+    xwarn(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at ERROR level. 1 ok, -1 invalid format. */
+    xerr(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at BUG level. 1 ok, -1 invalid format. */
+    xbug(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at CRITICAL level. 1 ok, -1 invalid format. */
+    xcrit(format: string): number;
+    /** Log a formatted message (pseudo-variables replaced) at ALERT level. 1 ok, -1 invalid format. */
+    xalert(format: string): number;
+    /** Log a formatted message at a level: "L_ALERT", "L_BUG", "L_CRIT", "L_ERR", "L_WARN", "L_NOTICE", "L_INFO", "L_DBG", a number, or a pseudo-variable holding one. 1 ok, -1 invalid. */
+    xlog(level: string, format: string): number;
   };
 };

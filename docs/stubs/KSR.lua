@@ -495,6 +495,18 @@ function KSR.hdr.getw_idx(hname, idx) end
 ---@return boolean
 function KSR.hdr.match_content(hname, op, value, hidx) end
 
+---@class KSR.kex
+KSR.kex = {}
+
+---Set the log level to a Kamailio debug number (-5..7: 0 warn, 1 notice, 2 info, 3 debug). 1 ok, -1 invalid.
+---@param level integer
+---@return integer
+function KSR.kex.setdebug(level) end
+
+---Restore the log level of the config (the `debug` global). 1.
+---@return integer
+function KSR.kex.resetdebug() end
+
 ---@class KSR.kx
 KSR.kx = {}
 
@@ -748,6 +760,19 @@ function KSR.kx.get_env(envname) end
 ---@return integer
 function KSR.kx.get_envn(envname) end
 
+---@class KSR.maxfwd
+KSR.maxfwd = {}
+
+---Add Max-Forwards: limit (2) or decrement it, capped at max_limit (1); -1 when it is 0 (reply 483), -2 on error.
+---@param limit integer
+---@return integer
+function KSR.maxfwd.process_maxfwd(limit) end
+
+---Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error.
+---@param limit integer
+---@return integer
+function KSR.maxfwd.is_maxfwd_lt(limit) end
+
 ---@class KSR.pv
 KSR.pv = {}
 
@@ -816,6 +841,59 @@ function KSR.pv.unset(pvname) end
 ---@return boolean
 function KSR.pv.is_null(pvname) end
 
+---@class KSR.sanity
+KSR.sanity = {}
+
+---Run the sanity checks of msg_checks (bits 1..16384; 1024 checks the URIs of uri_checks: 1 R-URI, 2 From, 4 To, 8 Contact). 1 passed; failure: the error reply is sent, 0 (autodrop=1) or -1.
+---@param msg_checks integer
+---@param uri_checks integer
+---@return integer
+function KSR.sanity.sanity_check(msg_checks, uri_checks) end
+
+---sanity_check with the default_checks and uri_checks modparams.
+---@return integer
+function KSR.sanity.sanity_check_defaults() end
+
+---With modparam noreply=1: send the reply of the last failed sanity check of this request (1 sent, -1 none). With noreply=0 sanity_check already replied: 1.
+---@return integer
+function KSR.sanity.sanity_reply() end
+
+---@class KSR.sl
+KSR.sl = {}
+
+---Send a stateless reply to the request (3xx: the destination set as Contacts). 1 sent, -1 error.
+---@param code integer
+---@param reason string
+---@return integer
+function KSR.sl.sl_send_reply(code, reason) end
+
+---Send a reply: statefully when tm is loaded and the request has a transaction, else statelessly. 1 sent, -1 error.
+---@param code integer
+---@param reason string
+---@return integer
+function KSR.sl.send_reply(code, reason) end
+
+---Like send_reply; mode flags: 1 do not open a connection to send it, 2 close the connection after it.
+---@param code integer
+---@param reason string
+---@param mode integer
+---@return integer
+function KSR.sl.send_reply_mode(code, reason, mode) end
+
+---Send a stateless reply describing the last error a module recorded (else default_code/default_reason). 1 sent, -1 error.
+---@return integer
+function KSR.sl.sl_reply_error() end
+
+---Like sl_reply_error, statefully when the request has a transaction (tm).
+---@return integer
+function KSR.sl.send_reply_error() end
+
+---Forward the current reply statelessly; a code ("" keeps it) must be of the same class, a reason ("" keeps it) replaces the phrase. 1 ok, -1 error.
+---@param code string
+---@param reason string
+---@return integer
+function KSR.sl.sl_forward_reply(code, reason) end
+
 ---@class KSR.x
 KSR.x = {}
 
@@ -824,3 +902,52 @@ function KSR.x.exit() end
 
 ---End the route now and do not send the message it handles.
 function KSR.x.drop() end
+
+---@class KSR.xlog
+KSR.xlog = {}
+
+---Log a formatted message (pseudo-variables replaced) at DEBUG level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xdbg(format) end
+
+---Log a formatted message (pseudo-variables replaced) at INFO level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xinfo(format) end
+
+---Log a formatted message (pseudo-variables replaced) at NOTICE level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xnotice(format) end
+
+---Log a formatted message (pseudo-variables replaced) at WARNING level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xwarn(format) end
+
+---Log a formatted message (pseudo-variables replaced) at ERROR level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xerr(format) end
+
+---Log a formatted message (pseudo-variables replaced) at BUG level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xbug(format) end
+
+---Log a formatted message (pseudo-variables replaced) at CRITICAL level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xcrit(format) end
+
+---Log a formatted message (pseudo-variables replaced) at ALERT level. 1 ok, -1 invalid format.
+---@param format string
+---@return integer
+function KSR.xlog.xalert(format) end
+
+---Log a formatted message at a level: "L_ALERT", "L_BUG", "L_CRIT", "L_ERR", "L_WARN", "L_NOTICE", "L_INFO", "L_DBG", a number, or a pseudo-variable holding one. 1 ok, -1 invalid.
+---@param level string
+---@param format string
+---@return integer
+function KSR.xlog.xlog(level, format) end

@@ -347,6 +347,18 @@ class hdr:
         """Compare received header bodies case-insensitively: op eq|ne|sw|in; hidx f(irst)|l(ast)|a(ll)|o(ne)."""
 
 
+class kex:
+    """KSR.kex"""
+
+    @staticmethod
+    def setdebug(level: int) -> int:
+        """Set the log level to a Kamailio debug number (-5..7: 0 warn, 1 notice, 2 info, 3 debug). 1 ok, -1 invalid."""
+
+    @staticmethod
+    def resetdebug() -> int:
+        """Restore the log level of the config (the `debug` global). 1."""
+
+
 class kx:
     """KSR.kx"""
 
@@ -595,6 +607,18 @@ class kx:
         """Value of an environment variable as an integer (0 when not set or not numeric)"""
 
 
+class maxfwd:
+    """KSR.maxfwd"""
+
+    @staticmethod
+    def process_maxfwd(limit: int) -> int:
+        """Add Max-Forwards: limit (2) or decrement it, capped at max_limit (1); -1 when it is 0 (reply 483), -2 on error."""
+
+    @staticmethod
+    def is_maxfwd_lt(limit: int) -> int:
+        """Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error."""
+
+
 class pv:
     """KSR.pv"""
 
@@ -647,6 +671,50 @@ class pv:
         """True when the pseudo-variable is null (and when the name is invalid)"""
 
 
+class sanity:
+    """KSR.sanity"""
+
+    @staticmethod
+    def sanity_check(msg_checks: int, uri_checks: int) -> int:
+        """Run the sanity checks of msg_checks (bits 1..16384; 1024 checks the URIs of uri_checks: 1 R-URI, 2 From, 4 To, 8 Contact). 1 passed; failure: the error reply is sent, 0 (autodrop=1) or -1."""
+
+    @staticmethod
+    def sanity_check_defaults() -> int:
+        """sanity_check with the default_checks and uri_checks modparams."""
+
+    @staticmethod
+    def sanity_reply() -> int:
+        """With modparam noreply=1: send the reply of the last failed sanity check of this request (1 sent, -1 none). With noreply=0 sanity_check already replied: 1."""
+
+
+class sl:
+    """KSR.sl"""
+
+    @staticmethod
+    def sl_send_reply(code: int, reason: str) -> int:
+        """Send a stateless reply to the request (3xx: the destination set as Contacts). 1 sent, -1 error."""
+
+    @staticmethod
+    def send_reply(code: int, reason: str) -> int:
+        """Send a reply: statefully when tm is loaded and the request has a transaction, else statelessly. 1 sent, -1 error."""
+
+    @staticmethod
+    def send_reply_mode(code: int, reason: str, mode: int) -> int:
+        """Like send_reply; mode flags: 1 do not open a connection to send it, 2 close the connection after it."""
+
+    @staticmethod
+    def sl_reply_error() -> int:
+        """Send a stateless reply describing the last error a module recorded (else default_code/default_reason). 1 sent, -1 error."""
+
+    @staticmethod
+    def send_reply_error() -> int:
+        """Like sl_reply_error, statefully when the request has a transaction (tm)."""
+
+    @staticmethod
+    def sl_forward_reply(code: str, reason: str) -> int:
+        """Forward the current reply statelessly; a code ("" keeps it) must be of the same class, a reason ("" keeps it) replaces the phrase. 1 ok, -1 error."""
+
+
 class x:
     """KSR.x"""
 
@@ -657,3 +725,43 @@ class x:
     @staticmethod
     def drop() -> None:
         """End the route now and do not send the message it handles."""
+
+
+class xlog:
+    """KSR.xlog"""
+
+    @staticmethod
+    def xdbg(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at DEBUG level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xinfo(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at INFO level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xnotice(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at NOTICE level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xwarn(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at WARNING level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xerr(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at ERROR level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xbug(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at BUG level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xcrit(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at CRITICAL level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xalert(format: str) -> int:
+        """Log a formatted message (pseudo-variables replaced) at ALERT level. 1 ok, -1 invalid format."""
+
+    @staticmethod
+    def xlog(level: str, format: str) -> int:
+        """Log a formatted message at a level: "L_ALERT", "L_BUG", "L_CRIT", "L_ERR", "L_WARN", "L_NOTICE", "L_INFO", "L_DBG", a number, or a pseudo-variable holding one. 1 ok, -1 invalid."""

@@ -210,7 +210,7 @@ export async function startServer(
   const modules = await loadModules(cfg, opts.modules ?? builtinModules, services, logger);
   // the script is loaded and validated before any socket opens
   try {
-    routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services, modules.kemiTables());
+    routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services, modules.kemiTables(), modules.requestFilters());
   } catch (err) {
     await modules.destroy();
     throw err;

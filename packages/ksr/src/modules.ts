@@ -25,6 +25,8 @@ export interface LoadedModules {
   /** KEMI tables to register: [KSR name, exports], in load order. */
   kemiTables(): Array<[string, readonly KemiExportDef<RouteContext>[]]>;
   api<T>(module: string): T | undefined;
+  /** The modules' request filters (run before the request route), in load order. */
+  requestFilters(): Array<(ctx: RouteContext) => boolean>;
   destroy(): Promise<void>;
 }
 
@@ -101,6 +103,11 @@ export async function loadModules(
     },
     api<T>(module: string): T | undefined {
       return apis.get(module) as T | undefined;
+    },
+    requestFilters() {
+      const out: Array<(ctx: RouteContext) => boolean> = [];
+      for (const { instance } of loaded) if (instance.filterRequest) out.push((ctx) => instance.filterRequest!(ctx));
+      return out;
     },
     async destroy() {
       for (const { def, instance } of [...loaded].reverse()) {

@@ -88,6 +88,7 @@ export async function setupRouting(
   logger: Logger,
   services: RouteServices,
   moduleTables: ReadonlyArray<[string, readonly KemiExportDef<RouteContext>[]]> = [],
+  requestFilters: ReadonlyArray<(ctx: RouteContext) => boolean> = [],
 ): Promise<Routing | undefined> {
   if (!cfg.cfgengine) return undefined;
   const { name, loc } = cfg.cfgengine;
@@ -151,6 +152,7 @@ export async function setupRouting(
     services,
     onRequest(req, info) {
       const ctx = new RouteContext(req, info, services, 'request', requestRoute);
+      for (const absorbed of requestFilters) if (absorbed(ctx)) return;
       host.run(runtime, ctx, requestRoute);
     },
     runEvent(callback, event) {

@@ -86,6 +86,11 @@ export interface ModuleInstance {
   /** What dependent modules get from ctx.api(name). */
   readonly api?: unknown;
   /**
+   * Called for every request before the request route runs; returning true absorbs the request
+   * (sl: an ACK to one of its own replies). Keep it cheap: it runs on every request.
+   */
+  filterRequest?(ctx: RouteContext): boolean;
+  /**
    * Event routes to run once the script is loaded (e.g. htable's `htable:mod-init` with the
    * function named by its event_callback modparam): the function is called with the event name.
    */

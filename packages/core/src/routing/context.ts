@@ -65,6 +65,18 @@ export class MessageState {
    * adds these, in order, before its own extra headers.
    */
   replyHeaders: Array<[string, string]> = [];
+  /**
+   * The last error a module recorded for this request, as the reply that describes it (Kamailio's
+   * "last internal error"): KSR.sl.sl_reply_error() answers with it, else with sl's default_code /
+   * default_reason. Modules set it when a function fails for a reason the client should hear
+   * (sanity: the failed check's reply).
+   */
+  lastError: { code: number; reason: string } | undefined = undefined;
+  /**
+   * Body for the replies ksr generates locally for this request (textops set_reply_body):
+   * whoever builds a local reply without a body of its own uses this one and its Content-Type.
+   */
+  replyBody: { body: string; contentType: string } | undefined = undefined;
 }
 
 /** Variables shared by every route run in one worker ($var): they keep their values between messages, as in Kamailio. */

@@ -1,0 +1,143 @@
+/**
+ * Module instances for unit tests (sl, maxfwd, sanity, kex, xlog): a hand-built ModuleContext
+ * with modparams, a fresh statistics registry, a logger that records what it was given, and the
+ * APIs of other modules passed in by name.
+ */
+import {
+  ModuleParams,
+  StatsRegistry,
+  createPvRegistry,
+  MemorySharedVars,
+  silentLogger,
+  type KemiExportDef,
+  type KsrConfig,
+  type KsrModuleDef,
+  type Logger,
+  type ModuleContext,
+  type ModuleInstance,
+  type PvRegistry,
+  type RouteContext,
+} from '@ksr/core';
+
+export function testConfig(over: Partial<KsrConfig> = {}): KsrConfig {
+  return {
+    file: 'test.cfg',
+    defines: new Map(),
+    globals: new Map(),
+    listen: [],
+    aliases: [],
+    modules: [],
+    modparams: [],
+    routeBlocks: [],
+    warnings: [],
+    files: [],
+    ...over,
+  };
+}
+
+export interface LoggedLine {
+  level: string;
+  obj: Record<string, unknown>;
+  msg: string;
+}
+
+/** A pino-like logger that records every line at or above its level. */
+export function recordingLogger(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' = 'trace'): Logger & { lines: LoggedLine[] } {
+  const order = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+  const lines: LoggedLine[] = [];
+  const state = { level: level as string };
+  const at =
+    (lv: string) =>
+    (a: unknown, b?: unknown): void => {
+      if (order.indexOf(lv) < order.indexOf(state.level)) return;
+      if (typeof a === 'string') lines.push({ level: lv, obj: {}, msg: a });
+      else lines.push({ level: lv, obj: (a ?? {}) as Record<string, unknown>, msg: typeof b === 'string' ? b : '' });
+    };
+  const logger = {
+    lines,
+    get level() {
+      return state.level;
+    },
+    set level(v: string) {
+      state.level = v;
+    },
+    isLevelEnabled: (lv: string) => order.indexOf(lv) >= order.indexOf(state.level),
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => logger,
+  };
+  return logger as unknown as Logger & { lines: LoggedLine[] };
+}
+
+export interface TestModule {
+  instance: ModuleInstance;
+  stats: StatsRegistry;
+  logger: Logger & { lines: LoggedLine[] };
+  pv: PvRegistry;
+  /** The export named `name` (throws when absent). */
+  fn(name: string): KemiExportDef<RouteContext>['fn'];
+  exp(name: string): KemiExportDef<RouteContext>;
+  api<T>(): T;
+}
+
+export async function createModule(
+  def: KsrModuleDef,
+  opts: {
+    params?: Record<string, string | number | Array<string | number>>;
+    apis?: Record<string, unknown>;
+    config?: KsrConfig;
+    stats?: StatsRegistry;
+    pv?: PvRegistry;
+  } = {},
+): Promise<TestModule> {
+  const values = new Map<string, Array<string | number>>();
+  for (const [k, v] of Object.entries(opts.params ?? {})) values.set(k, Array.isArray(v) ? v : [v]);
+  for (const [k, vs] of values) {
+    const spec = def.params[k];
+    if (!spec) throw new Error(`module ${def.name} has no parameter ${k}`);
+    for (const v of vs) {
+      const err = spec.check?.(v);
+      if (err) throw new Error(`modparam ${def.name} ${k}: ${err}`);
+    }
+  }
+  const stats = opts.stats ?? new StatsRegistry();
+  const logger = recordingLogger();
+  const pv = opts.pv ?? createPvRegistry();
+  const allowed = new Set([...(def.dependencies ?? []), ...(def.optionalDependencies ?? [])]);
+  const mctx: ModuleContext = {
+    name: def.name,
+    logger,
+    params: new ModuleParams(def.name, values),
+    config: opts.config ?? testConfig(),
+    clock: { now: () => Date.now(), every: () => ({ cancel() {} }) },
+    stats,
+    pv,
+    shv: new MemorySharedVars(),
+    vars: new Map(),
+    api<T>(dep: string): T {
+      if (!allowed.has(dep)) throw new Error(`module ${def.name} asked for the API of ${dep}, which it does not declare`);
+      return opts.apis?.[dep] as T;
+    },
+  };
+  const instance = await def.create(mctx);
+  const exp = (name: string): KemiExportDef<RouteContext> => {
+    const e = instance.exports?.find((x) => x.name === name);
+    if (!e) throw new Error(`module ${def.name} has no export ${name}`);
+    return e;
+  };
+  return {
+    instance,
+    stats,
+    logger,
+    pv,
+    exp,
+    fn: (name) => exp(name).fn,
+    api: <T>() => instance.api as T,
+  };
+}
+
+export { silentLogger };
