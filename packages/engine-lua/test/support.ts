@@ -162,6 +162,8 @@ export function testServices(logger: Logger = silentLogger): RouteServices & { r
     },
     send: async () => {},
     localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
+    sockets: () => [],
+    setDebugLevel: () => {},
   };
 }
 
