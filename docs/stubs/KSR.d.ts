@@ -222,6 +222,69 @@ declare const KSR: {
     /** Compare received header bodies case-insensitively: op eq|ne|sw|in; hidx f(irst)|l(ast)|a(ll)|o(ne). */
     match_content(hname: string, op: string, value: string, hidx: string): boolean;
   };
+  /** KSR.htable */
+  readonly htable: {
+    /** Value of the item (the table initval when absent) (null when absent) */
+    sht_get(htname: string, itname: string): string | number | null;
+    /** Value of the item (the table initval when absent) ("" when absent) */
+    sht_gete(htname: string, itname: string): string | number | null;
+    /** Value of the item (the table initval when absent) ("<<null>>" when absent) */
+    sht_getw(htname: string, itname: string): string | number | null;
+    /** Set the item to a string */
+    sht_sets(htname: string, itname: string, itval: string): number;
+    /** Set the item to an integer */
+    sht_seti(htname: string, itname: string, itval: number): number;
+    /** Set the item to a string that expires after exval seconds (0: the table rules) */
+    sht_setxs(htname: string, itname: string, itval: string, exval: number): number;
+    /** Set the item to an integer that expires after exval seconds (0: the table rules) */
+    sht_setxi(htname: string, itname: string, itval: number, exval: number): number;
+    /** Set the item to expire after itval seconds (0: never) */
+    sht_setex(htname: string, itname: string, itval: number): number;
+    /** Remove the item ($sht(t=>k) = $null) */
+    sht_rm(hname: string, iname: string): number;
+    /** Remove the items whose name matches the regular expression (case-insensitive) */
+    sht_rm_name_re(htname: string, rexp: string): number;
+    /** Remove the items whose string value matches the regular expression (case-insensitive) */
+    sht_rm_value_re(htname: string, rexp: string): number;
+    /** Remove the items whose name matches sval with sop (re, sw, ew, in) */
+    sht_rm_name(sname: string, sop: string, sval: string): number;
+    /** Remove the items whose string value matches sval with sop (re, sw, ew, in) */
+    sht_rm_value(sname: string, sop: string, sval: string): number;
+    /** 1 when the item does not exist, -1 when it does, 2 when the table does not exist */
+    sht_is_null(htname: string, itname: string): number;
+    /** Increment an integer item and return the new value (-255 when the table or the integer item does not exist) */
+    sht_inc(htname: string, itname: string): number;
+    /** Decrement an integer item and return the new value (-255 when the table or the integer item does not exist) */
+    sht_dec(htname: string, itname: string): number;
+    /** 1 when an item's name matches sval with sop (eq, ne, re, sw), else -1 */
+    sht_match_name(sname: string, sop: string, sval: string): number;
+    /** 1 when an item's string value matches sval with sop (eq, ne, re, sw), else -1 */
+    sht_match_str_value(sname: string, sop: string, sval: string): number;
+    /** 1 when an item's name matches sval with sop (eq, ne, re, sw), else -1 */
+    sht_has_name(sname: string, sop: string, sval: string): number;
+    /** 1 when an item's string value matches sval with sop (eq, ne, re, sw), else -1 */
+    sht_has_str_value(sname: string, sop: string, sval: string): number;
+    /** Remove every item of the table */
+    sht_reset(hname: string): number;
+    /** Accepted for compatibility: a worker runs one route at a time, so items need no lock (1 when the table exists) */
+    sht_lock(htname: string, skey: string): number;
+    /** Accepted for compatibility: a worker runs one route at a time, so items need no lock (1 when the table exists) */
+    sht_unlock(htname: string, skey: string): number;
+    /** Start the iterator iname over table hname (at most 4 iterators) */
+    sht_iterator_start(iname: string, hname: string): number;
+    /** Move the iterator to the next item: 1, or -1 when there is none ($shtitkey(iname), $shtitval(iname)) */
+    sht_iterator_next(iname: string): number;
+    /** Close the iterator */
+    sht_iterator_end(iname: string): number;
+    /** Remove the current item of the iterator */
+    sht_iterator_rm(iname: string): number;
+    /** Set the current item of the iterator to a string */
+    sht_iterator_sets(iname: string, sval: string): number;
+    /** Set the current item of the iterator to an integer */
+    sht_iterator_seti(iname: string, ival: number): number;
+    /** Set the current item of the iterator to expire after exval seconds (0: never) */
+    sht_iterator_setex(iname: string, exval: number): number;
+  };
   /** KSR.kex */
   readonly kex: {
     /** Set the log level to a Kamailio debug number (-5..7: 0 warn, 1 notice, 2 info, 3 debug). 1 ok, -1 invalid. */
@@ -361,6 +424,13 @@ declare const KSR: {
     /** Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error. */
     is_maxfwd_lt(limit: number): number;
   };
+  /** KSR.pike */
+  readonly pike: {
+    /** Count the request from its source address: 1 within the limit, -1 blocked, -2 blocked by this request (first detection) */
+    pike_check_req(): number;
+    /** Like pike_check_req for the given address (1 when it is not an IP address) */
+    pike_check_ip(strip: string): number;
+  };
   /** KSR.pv */
   readonly pv: {
     /** Value of the pseudo-variable (null when absent) */
@@ -387,6 +457,97 @@ declare const KSR: {
     unset(pvname: string): boolean;
     /** True when the pseudo-variable is null (and when the name is invalid) */
     is_null(pvname: string): boolean;
+  };
+  /** KSR.pvx */
+  readonly pvx: {
+    /** Set $var(vname) to an integer */
+    var_seti(vname: string, ival: number): number;
+    /** Set $var(vname) to a string */
+    var_sets(vname: string, sval: string): number;
+    /** Value of $var(vname) (0 when never set) */
+    var_get(vname: string): string | number | null;
+    /** Set $shv(vname) to an integer */
+    shv_seti(vname: string, ival: number): number;
+    /** Set $shv(vname) to a string */
+    shv_sets(vname: string, sval: string): number;
+    /** Value of $shv(vname) (0 when never set) */
+    shv_get(vname: string): string | number | null;
+    /** Add 1 to the integer $shv(vname) (unset counts as 0) and return the new value; null when it holds a string */
+    shvinc_get(vname: string): string | number | null;
+    /** Add an integer value to $avp(xname) */
+    avp_seti(xname: string, vn: number): number;
+    /** Add a string value to $avp(xname) */
+    avp_sets(xname: string, vs: string): number;
+    /** Newest value of $avp(xname) (null when absent) */
+    avp_get(xname: string): string | number | null;
+    /** Newest value of $avp(xname) ("" when absent) */
+    avp_gete(xname: string): string | number | null;
+    /** Newest value of $avp(xname) ("<<null>>" when absent) */
+    avp_getw(xname: string): string | number | null;
+    /** Remove every value of $avp(xname) */
+    avp_rm(xname: string): number;
+    /** 1 when $avp(xname) has no value, else -1 */
+    avp_is_null(xname: string): number;
+    /** Add a new rname record holding an integer ($xavp(rname) = ival) */
+    xavp_seti(rname: string, ival: number): number;
+    /** Add a new rname record holding a string ($xavp(rname) = sval) */
+    xavp_sets(rname: string, sval: string): number;
+    /** Value of the newest rname record ($xavp(rname)) (null when absent) */
+    xavp_get(rname: string): string | number | null;
+    /** Value of the newest rname record ($xavp(rname)) ("" when absent) */
+    xavp_gete(rname: string): string | number | null;
+    /** Value of the newest rname record ($xavp(rname)) ("<<null>>" when absent) */
+    xavp_getw(rname: string): string | number | null;
+    /** Remove every rname record ($xavp(rname) = $null) */
+    xavp_rm(rname: string): number;
+    /** 1 when there is no rname record or it holds nothing, else -1 */
+    xavp_is_null(rname: string): number;
+    /** Set $xavp(rname=>cname) to an integer: added to the newest rname record, or in a new one */
+    xavp_child_seti(rname: string, cname: string, ival: number): number;
+    /** Set $xavp(rname=>cname) to a string: added to the newest rname record, or in a new one */
+    xavp_child_sets(rname: string, cname: string, sval: string): number;
+    /** Value of $xavp(rname=>cname) (null when absent) */
+    xavp_child_get(rname: string, cname: string): string | number | null;
+    /** Value of $xavp(rname=>cname) ("" when absent) */
+    xavp_child_gete(rname: string, cname: string): string | number | null;
+    /** Value of $xavp(rname=>cname) ("<<null>>" when absent) */
+    xavp_child_getw(rname: string, cname: string): string | number | null;
+    /** Remove field cname of the newest rname record ($xavp(rname=>cname) = $null) */
+    xavp_child_rm(rname: string, cname: string): number;
+    /** 1 when $xavp(rname=>cname) is null, else -1 */
+    xavp_child_is_null(rname: string, cname: string): number;
+    /** Add a new sxname record with a field per parameter of "a=1;b=2" (string values) */
+    xavp_params_explode(sparams: string, sxname: string): number;
+    /** Like xavp_params_explode with another separator character */
+    xavp_xparams_explode(sparams: string, sep: string, sxname: string): number;
+    /** Serialise the fields of the newest sxname record as "a=1;b=2;" into the pseudo-variable svname */
+    xavp_params_implode(sxname: string, svname: string): number;
+    /** Serialise the fields of the newest sxname record as "a=1;b=2;" with quoted values into the pseudo-variable svname */
+    xavp_params_implode_qval(sxname: string, svname: string): number;
+    /** Split slist at any of the sep characters into field v of a new sxname record (mode "t": trim); empty tokens are skipped */
+    xavp_slist_explode(slist: string, sep: string, mode: string, sxname: string): number;
+    /** Rotate the xname records so that the one at idx (modulo; negative from the end) becomes the first */
+    xavp_lshift(xname: string, idx: number): number;
+    /** Append a copy of record src_name[src_idx] at the end of the dst_name records */
+    xavp_copy(src_name: string, src_idx: number, dst_name: string): number;
+    /** Replace record dst_name[dst_idx] with a copy of src_name[src_idx] (-1 when either is absent) */
+    xavp_copy_dst(src_name: string, src_idx: number, dst_name: string, dst_idx: number): number;
+    /** Set the R-URI, $du and the send socket from fields uri, dsturi and socket of the newest xname record */
+    xavp_push_dst(xname: string): number;
+    /** Replace the xname records with one holding $var(varname) (every $var for "*") as fields */
+    pv_var_to_xavp(varname: string, xname: string): number;
+    /** Set $var(field) to each field of the newest xname record */
+    pv_xavp_to_var(xname: string): number;
+    /** Log every XAVP of the message (info level) */
+    pv_xavp_print(): number;
+    /** Set the R-URI branch (R-URI, $du, path, flags, send socket) from the static branch $sbranch(...) */
+    sbranch_set_ruri(): number;
+    /** Append the static branch $sbranch(...) to the destination set */
+    sbranch_append(): number;
+    /** Clear the static branch */
+    sbranch_reset(): number;
+    /** Evaluate the pseudo-variables in fmt and store the text in the pseudo-variable dst */
+    evalx(dst: string, fmt: string): number;
   };
   /** KSR.sanity */
   readonly sanity: {

@@ -495,6 +495,198 @@ function KSR.hdr.getw_idx(hname, idx) end
 ---@return boolean
 function KSR.hdr.match_content(hname, op, value, hidx) end
 
+---@class KSR.htable
+KSR.htable = {}
+
+---Value of the item (the table initval when absent) (null when absent)
+---@param htname string
+---@param itname string
+---@return string|integer|nil
+function KSR.htable.sht_get(htname, itname) end
+
+---Value of the item (the table initval when absent) ("" when absent)
+---@param htname string
+---@param itname string
+---@return string|integer|nil
+function KSR.htable.sht_gete(htname, itname) end
+
+---Value of the item (the table initval when absent) ("<<null>>" when absent)
+---@param htname string
+---@param itname string
+---@return string|integer|nil
+function KSR.htable.sht_getw(htname, itname) end
+
+---Set the item to a string
+---@param htname string
+---@param itname string
+---@param itval string
+---@return integer
+function KSR.htable.sht_sets(htname, itname, itval) end
+
+---Set the item to an integer
+---@param htname string
+---@param itname string
+---@param itval integer
+---@return integer
+function KSR.htable.sht_seti(htname, itname, itval) end
+
+---Set the item to a string that expires after exval seconds (0: the table rules)
+---@param htname string
+---@param itname string
+---@param itval string
+---@param exval integer
+---@return integer
+function KSR.htable.sht_setxs(htname, itname, itval, exval) end
+
+---Set the item to an integer that expires after exval seconds (0: the table rules)
+---@param htname string
+---@param itname string
+---@param itval integer
+---@param exval integer
+---@return integer
+function KSR.htable.sht_setxi(htname, itname, itval, exval) end
+
+---Set the item to expire after itval seconds (0: never)
+---@param htname string
+---@param itname string
+---@param itval integer
+---@return integer
+function KSR.htable.sht_setex(htname, itname, itval) end
+
+---Remove the item ($sht(t=>k) = $null)
+---@param hname string
+---@param iname string
+---@return integer
+function KSR.htable.sht_rm(hname, iname) end
+
+---Remove the items whose name matches the regular expression (case-insensitive)
+---@param htname string
+---@param rexp string
+---@return integer
+function KSR.htable.sht_rm_name_re(htname, rexp) end
+
+---Remove the items whose string value matches the regular expression (case-insensitive)
+---@param htname string
+---@param rexp string
+---@return integer
+function KSR.htable.sht_rm_value_re(htname, rexp) end
+
+---Remove the items whose name matches sval with sop (re, sw, ew, in)
+---@param sname string
+---@param sop string
+---@param sval string
+---@return integer
+function KSR.htable.sht_rm_name(sname, sop, sval) end
+
+---Remove the items whose string value matches sval with sop (re, sw, ew, in)
+---@param sname string
+---@param sop string
+---@param sval string
+---@return integer
+function KSR.htable.sht_rm_value(sname, sop, sval) end
+
+---1 when the item does not exist, -1 when it does, 2 when the table does not exist
+---@param htname string
+---@param itname string
+---@return integer
+function KSR.htable.sht_is_null(htname, itname) end
+
+---Increment an integer item and return the new value (-255 when the table or the integer item does not exist)
+---@param htname string
+---@param itname string
+---@return integer
+function KSR.htable.sht_inc(htname, itname) end
+
+---Decrement an integer item and return the new value (-255 when the table or the integer item does not exist)
+---@param htname string
+---@param itname string
+---@return integer
+function KSR.htable.sht_dec(htname, itname) end
+
+---1 when an item's name matches sval with sop (eq, ne, re, sw), else -1
+---@param sname string
+---@param sop string
+---@param sval string
+---@return integer
+function KSR.htable.sht_match_name(sname, sop, sval) end
+
+---1 when an item's string value matches sval with sop (eq, ne, re, sw), else -1
+---@param sname string
+---@param sop string
+---@param sval string
+---@return integer
+function KSR.htable.sht_match_str_value(sname, sop, sval) end
+
+---1 when an item's name matches sval with sop (eq, ne, re, sw), else -1
+---@param sname string
+---@param sop string
+---@param sval string
+---@return integer
+function KSR.htable.sht_has_name(sname, sop, sval) end
+
+---1 when an item's string value matches sval with sop (eq, ne, re, sw), else -1
+---@param sname string
+---@param sop string
+---@param sval string
+---@return integer
+function KSR.htable.sht_has_str_value(sname, sop, sval) end
+
+---Remove every item of the table
+---@param hname string
+---@return integer
+function KSR.htable.sht_reset(hname) end
+
+---Accepted for compatibility: a worker runs one route at a time, so items need no lock (1 when the table exists)
+---@param htname string
+---@param skey string
+---@return integer
+function KSR.htable.sht_lock(htname, skey) end
+
+---Accepted for compatibility: a worker runs one route at a time, so items need no lock (1 when the table exists)
+---@param htname string
+---@param skey string
+---@return integer
+function KSR.htable.sht_unlock(htname, skey) end
+
+---Start the iterator iname over table hname (at most 4 iterators)
+---@param iname string
+---@param hname string
+---@return integer
+function KSR.htable.sht_iterator_start(iname, hname) end
+
+---Move the iterator to the next item: 1, or -1 when there is none ($shtitkey(iname), $shtitval(iname))
+---@param iname string
+---@return integer
+function KSR.htable.sht_iterator_next(iname) end
+
+---Close the iterator
+---@param iname string
+---@return integer
+function KSR.htable.sht_iterator_end(iname) end
+
+---Remove the current item of the iterator
+---@param iname string
+---@return integer
+function KSR.htable.sht_iterator_rm(iname) end
+
+---Set the current item of the iterator to a string
+---@param iname string
+---@param sval string
+---@return integer
+function KSR.htable.sht_iterator_sets(iname, sval) end
+
+---Set the current item of the iterator to an integer
+---@param iname string
+---@param ival integer
+---@return integer
+function KSR.htable.sht_iterator_seti(iname, ival) end
+
+---Set the current item of the iterator to expire after exval seconds (0: never)
+---@param iname string
+---@param exval integer
+---@return integer
+function KSR.htable.sht_iterator_setex(iname, exval) end
+
 ---@class KSR.kex
 KSR.kex = {}
 
@@ -773,6 +965,18 @@ function KSR.maxfwd.process_maxfwd(limit) end
 ---@return integer
 function KSR.maxfwd.is_maxfwd_lt(limit) end
 
+---@class KSR.pike
+KSR.pike = {}
+
+---Count the request from its source address: 1 within the limit, -1 blocked, -2 blocked by this request (first detection)
+---@return integer
+function KSR.pike.pike_check_req() end
+
+---Like pike_check_req for the given address (1 when it is not an IP address)
+---@param strip string
+---@return integer
+function KSR.pike.pike_check_ip(strip) end
+
 ---@class KSR.pv
 KSR.pv = {}
 
@@ -840,6 +1044,258 @@ function KSR.pv.unset(pvname) end
 ---@param pvname string
 ---@return boolean
 function KSR.pv.is_null(pvname) end
+
+---@class KSR.pvx
+KSR.pvx = {}
+
+---Set $var(vname) to an integer
+---@param vname string
+---@param ival integer
+---@return integer
+function KSR.pvx.var_seti(vname, ival) end
+
+---Set $var(vname) to a string
+---@param vname string
+---@param sval string
+---@return integer
+function KSR.pvx.var_sets(vname, sval) end
+
+---Value of $var(vname) (0 when never set)
+---@param vname string
+---@return string|integer|nil
+function KSR.pvx.var_get(vname) end
+
+---Set $shv(vname) to an integer
+---@param vname string
+---@param ival integer
+---@return integer
+function KSR.pvx.shv_seti(vname, ival) end
+
+---Set $shv(vname) to a string
+---@param vname string
+---@param sval string
+---@return integer
+function KSR.pvx.shv_sets(vname, sval) end
+
+---Value of $shv(vname) (0 when never set)
+---@param vname string
+---@return string|integer|nil
+function KSR.pvx.shv_get(vname) end
+
+---Add 1 to the integer $shv(vname) (unset counts as 0) and return the new value; null when it holds a string
+---@param vname string
+---@return string|integer|nil
+function KSR.pvx.shvinc_get(vname) end
+
+---Add an integer value to $avp(xname)
+---@param xname string
+---@param vn integer
+---@return integer
+function KSR.pvx.avp_seti(xname, vn) end
+
+---Add a string value to $avp(xname)
+---@param xname string
+---@param vs string
+---@return integer
+function KSR.pvx.avp_sets(xname, vs) end
+
+---Newest value of $avp(xname) (null when absent)
+---@param xname string
+---@return string|integer|nil
+function KSR.pvx.avp_get(xname) end
+
+---Newest value of $avp(xname) ("" when absent)
+---@param xname string
+---@return string|integer|nil
+function KSR.pvx.avp_gete(xname) end
+
+---Newest value of $avp(xname) ("<<null>>" when absent)
+---@param xname string
+---@return string|integer|nil
+function KSR.pvx.avp_getw(xname) end
+
+---Remove every value of $avp(xname)
+---@param xname string
+---@return integer
+function KSR.pvx.avp_rm(xname) end
+
+---1 when $avp(xname) has no value, else -1
+---@param xname string
+---@return integer
+function KSR.pvx.avp_is_null(xname) end
+
+---Add a new rname record holding an integer ($xavp(rname) = ival)
+---@param rname string
+---@param ival integer
+---@return integer
+function KSR.pvx.xavp_seti(rname, ival) end
+
+---Add a new rname record holding a string ($xavp(rname) = sval)
+---@param rname string
+---@param sval string
+---@return integer
+function KSR.pvx.xavp_sets(rname, sval) end
+
+---Value of the newest rname record ($xavp(rname)) (null when absent)
+---@param rname string
+---@return string|integer|nil
+function KSR.pvx.xavp_get(rname) end
+
+---Value of the newest rname record ($xavp(rname)) ("" when absent)
+---@param rname string
+---@return string|integer|nil
+function KSR.pvx.xavp_gete(rname) end
+
+---Value of the newest rname record ($xavp(rname)) ("<<null>>" when absent)
+---@param rname string
+---@return string|integer|nil
+function KSR.pvx.xavp_getw(rname) end
+
+---Remove every rname record ($xavp(rname) = $null)
+---@param rname string
+---@return integer
+function KSR.pvx.xavp_rm(rname) end
+
+---1 when there is no rname record or it holds nothing, else -1
+---@param rname string
+---@return integer
+function KSR.pvx.xavp_is_null(rname) end
+
+---Set $xavp(rname=>cname) to an integer: added to the newest rname record, or in a new one
+---@param rname string
+---@param cname string
+---@param ival integer
+---@return integer
+function KSR.pvx.xavp_child_seti(rname, cname, ival) end
+
+---Set $xavp(rname=>cname) to a string: added to the newest rname record, or in a new one
+---@param rname string
+---@param cname string
+---@param sval string
+---@return integer
+function KSR.pvx.xavp_child_sets(rname, cname, sval) end
+
+---Value of $xavp(rname=>cname) (null when absent)
+---@param rname string
+---@param cname string
+---@return string|integer|nil
+function KSR.pvx.xavp_child_get(rname, cname) end
+
+---Value of $xavp(rname=>cname) ("" when absent)
+---@param rname string
+---@param cname string
+---@return string|integer|nil
+function KSR.pvx.xavp_child_gete(rname, cname) end
+
+---Value of $xavp(rname=>cname) ("<<null>>" when absent)
+---@param rname string
+---@param cname string
+---@return string|integer|nil
+function KSR.pvx.xavp_child_getw(rname, cname) end
+
+---Remove field cname of the newest rname record ($xavp(rname=>cname) = $null)
+---@param rname string
+---@param cname string
+---@return integer
+function KSR.pvx.xavp_child_rm(rname, cname) end
+
+---1 when $xavp(rname=>cname) is null, else -1
+---@param rname string
+---@param cname string
+---@return integer
+function KSR.pvx.xavp_child_is_null(rname, cname) end
+
+---Add a new sxname record with a field per parameter of "a=1;b=2" (string values)
+---@param sparams string
+---@param sxname string
+---@return integer
+function KSR.pvx.xavp_params_explode(sparams, sxname) end
+
+---Like xavp_params_explode with another separator character
+---@param sparams string
+---@param sep string
+---@param sxname string
+---@return integer
+function KSR.pvx.xavp_xparams_explode(sparams, sep, sxname) end
+
+---Serialise the fields of the newest sxname record as "a=1;b=2;" into the pseudo-variable svname
+---@param sxname string
+---@param svname string
+---@return integer
+function KSR.pvx.xavp_params_implode(sxname, svname) end
+
+---Serialise the fields of the newest sxname record as "a=1;b=2;" with quoted values into the pseudo-variable svname
+---@param sxname string
+---@param svname string
+---@return integer
+function KSR.pvx.xavp_params_implode_qval(sxname, svname) end
+
+---Split slist at any of the sep characters into field v of a new sxname record (mode "t": trim); empty tokens are skipped
+---@param slist string
+---@param sep string
+---@param mode string
+---@param sxname string
+---@return integer
+function KSR.pvx.xavp_slist_explode(slist, sep, mode, sxname) end
+
+---Rotate the xname records so that the one at idx (modulo; negative from the end) becomes the first
+---@param xname string
+---@param idx integer
+---@return integer
+function KSR.pvx.xavp_lshift(xname, idx) end
+
+---Append a copy of record src_name[src_idx] at the end of the dst_name records
+---@param src_name string
+---@param src_idx integer
+---@param dst_name string
+---@return integer
+function KSR.pvx.xavp_copy(src_name, src_idx, dst_name) end
+
+---Replace record dst_name[dst_idx] with a copy of src_name[src_idx] (-1 when either is absent)
+---@param src_name string
+---@param src_idx integer
+---@param dst_name string
+---@param dst_idx integer
+---@return integer
+function KSR.pvx.xavp_copy_dst(src_name, src_idx, dst_name, dst_idx) end
+
+---Set the R-URI, $du and the send socket from fields uri, dsturi and socket of the newest xname record
+---@param xname string
+---@return integer
+function KSR.pvx.xavp_push_dst(xname) end
+
+---Replace the xname records with one holding $var(varname) (every $var for "*") as fields
+---@param varname string
+---@param xname string
+---@return integer
+function KSR.pvx.pv_var_to_xavp(varname, xname) end
+
+---Set $var(field) to each field of the newest xname record
+---@param xname string
+---@return integer
+function KSR.pvx.pv_xavp_to_var(xname) end
+
+---Log every XAVP of the message (info level)
+---@return integer
+function KSR.pvx.pv_xavp_print() end
+
+---Set the R-URI branch (R-URI, $du, path, flags, send socket) from the static branch $sbranch(...)
+---@return integer
+function KSR.pvx.sbranch_set_ruri() end
+
+---Append the static branch $sbranch(...) to the destination set
+---@return integer
+function KSR.pvx.sbranch_append() end
+
+---Clear the static branch
+---@return integer
+function KSR.pvx.sbranch_reset() end
+
+---Evaluate the pseudo-variables in fmt and store the text in the pseudo-variable dst
+---@param dst string
+---@param fmt string
+---@return integer
+function KSR.pvx.evalx(dst, fmt) end
 
 ---@class KSR.sanity
 KSR.sanity = {}

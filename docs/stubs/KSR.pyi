@@ -347,6 +347,130 @@ class hdr:
         """Compare received header bodies case-insensitively: op eq|ne|sw|in; hidx f(irst)|l(ast)|a(ll)|o(ne)."""
 
 
+class htable:
+    """KSR.htable"""
+
+    @staticmethod
+    def sht_get(htname: str, itname: str) -> str | int | None:
+        """Value of the item (the table initval when absent) (null when absent)"""
+
+    @staticmethod
+    def sht_gete(htname: str, itname: str) -> str | int | None:
+        """Value of the item (the table initval when absent) ("" when absent)"""
+
+    @staticmethod
+    def sht_getw(htname: str, itname: str) -> str | int | None:
+        """Value of the item (the table initval when absent) ("<<null>>" when absent)"""
+
+    @staticmethod
+    def sht_sets(htname: str, itname: str, itval: str) -> int:
+        """Set the item to a string"""
+
+    @staticmethod
+    def sht_seti(htname: str, itname: str, itval: int) -> int:
+        """Set the item to an integer"""
+
+    @staticmethod
+    def sht_setxs(htname: str, itname: str, itval: str, exval: int) -> int:
+        """Set the item to a string that expires after exval seconds (0: the table rules)"""
+
+    @staticmethod
+    def sht_setxi(htname: str, itname: str, itval: int, exval: int) -> int:
+        """Set the item to an integer that expires after exval seconds (0: the table rules)"""
+
+    @staticmethod
+    def sht_setex(htname: str, itname: str, itval: int) -> int:
+        """Set the item to expire after itval seconds (0: never)"""
+
+    @staticmethod
+    def sht_rm(hname: str, iname: str) -> int:
+        """Remove the item ($sht(t=>k) = $null)"""
+
+    @staticmethod
+    def sht_rm_name_re(htname: str, rexp: str) -> int:
+        """Remove the items whose name matches the regular expression (case-insensitive)"""
+
+    @staticmethod
+    def sht_rm_value_re(htname: str, rexp: str) -> int:
+        """Remove the items whose string value matches the regular expression (case-insensitive)"""
+
+    @staticmethod
+    def sht_rm_name(sname: str, sop: str, sval: str) -> int:
+        """Remove the items whose name matches sval with sop (re, sw, ew, in)"""
+
+    @staticmethod
+    def sht_rm_value(sname: str, sop: str, sval: str) -> int:
+        """Remove the items whose string value matches sval with sop (re, sw, ew, in)"""
+
+    @staticmethod
+    def sht_is_null(htname: str, itname: str) -> int:
+        """1 when the item does not exist, -1 when it does, 2 when the table does not exist"""
+
+    @staticmethod
+    def sht_inc(htname: str, itname: str) -> int:
+        """Increment an integer item and return the new value (-255 when the table or the integer item does not exist)"""
+
+    @staticmethod
+    def sht_dec(htname: str, itname: str) -> int:
+        """Decrement an integer item and return the new value (-255 when the table or the integer item does not exist)"""
+
+    @staticmethod
+    def sht_match_name(sname: str, sop: str, sval: str) -> int:
+        """1 when an item's name matches sval with sop (eq, ne, re, sw), else -1"""
+
+    @staticmethod
+    def sht_match_str_value(sname: str, sop: str, sval: str) -> int:
+        """1 when an item's string value matches sval with sop (eq, ne, re, sw), else -1"""
+
+    @staticmethod
+    def sht_has_name(sname: str, sop: str, sval: str) -> int:
+        """1 when an item's name matches sval with sop (eq, ne, re, sw), else -1"""
+
+    @staticmethod
+    def sht_has_str_value(sname: str, sop: str, sval: str) -> int:
+        """1 when an item's string value matches sval with sop (eq, ne, re, sw), else -1"""
+
+    @staticmethod
+    def sht_reset(hname: str) -> int:
+        """Remove every item of the table"""
+
+    @staticmethod
+    def sht_lock(htname: str, skey: str) -> int:
+        """Accepted for compatibility: a worker runs one route at a time, so items need no lock (1 when the table exists)"""
+
+    @staticmethod
+    def sht_unlock(htname: str, skey: str) -> int:
+        """Accepted for compatibility: a worker runs one route at a time, so items need no lock (1 when the table exists)"""
+
+    @staticmethod
+    def sht_iterator_start(iname: str, hname: str) -> int:
+        """Start the iterator iname over table hname (at most 4 iterators)"""
+
+    @staticmethod
+    def sht_iterator_next(iname: str) -> int:
+        """Move the iterator to the next item: 1, or -1 when there is none ($shtitkey(iname), $shtitval(iname))"""
+
+    @staticmethod
+    def sht_iterator_end(iname: str) -> int:
+        """Close the iterator"""
+
+    @staticmethod
+    def sht_iterator_rm(iname: str) -> int:
+        """Remove the current item of the iterator"""
+
+    @staticmethod
+    def sht_iterator_sets(iname: str, sval: str) -> int:
+        """Set the current item of the iterator to a string"""
+
+    @staticmethod
+    def sht_iterator_seti(iname: str, ival: int) -> int:
+        """Set the current item of the iterator to an integer"""
+
+    @staticmethod
+    def sht_iterator_setex(iname: str, exval: int) -> int:
+        """Set the current item of the iterator to expire after exval seconds (0: never)"""
+
+
 class kex:
     """KSR.kex"""
 
@@ -619,6 +743,18 @@ class maxfwd:
         """Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error."""
 
 
+class pike:
+    """KSR.pike"""
+
+    @staticmethod
+    def pike_check_req() -> int:
+        """Count the request from its source address: 1 within the limit, -1 blocked, -2 blocked by this request (first detection)"""
+
+    @staticmethod
+    def pike_check_ip(strip: str) -> int:
+        """Like pike_check_req for the given address (1 when it is not an IP address)"""
+
+
 class pv:
     """KSR.pv"""
 
@@ -669,6 +805,186 @@ class pv:
     @staticmethod
     def is_null(pvname: str) -> bool:
         """True when the pseudo-variable is null (and when the name is invalid)"""
+
+
+class pvx:
+    """KSR.pvx"""
+
+    @staticmethod
+    def var_seti(vname: str, ival: int) -> int:
+        """Set $var(vname) to an integer"""
+
+    @staticmethod
+    def var_sets(vname: str, sval: str) -> int:
+        """Set $var(vname) to a string"""
+
+    @staticmethod
+    def var_get(vname: str) -> str | int | None:
+        """Value of $var(vname) (0 when never set)"""
+
+    @staticmethod
+    def shv_seti(vname: str, ival: int) -> int:
+        """Set $shv(vname) to an integer"""
+
+    @staticmethod
+    def shv_sets(vname: str, sval: str) -> int:
+        """Set $shv(vname) to a string"""
+
+    @staticmethod
+    def shv_get(vname: str) -> str | int | None:
+        """Value of $shv(vname) (0 when never set)"""
+
+    @staticmethod
+    def shvinc_get(vname: str) -> str | int | None:
+        """Add 1 to the integer $shv(vname) (unset counts as 0) and return the new value; null when it holds a string"""
+
+    @staticmethod
+    def avp_seti(xname: str, vn: int) -> int:
+        """Add an integer value to $avp(xname)"""
+
+    @staticmethod
+    def avp_sets(xname: str, vs: str) -> int:
+        """Add a string value to $avp(xname)"""
+
+    @staticmethod
+    def avp_get(xname: str) -> str | int | None:
+        """Newest value of $avp(xname) (null when absent)"""
+
+    @staticmethod
+    def avp_gete(xname: str) -> str | int | None:
+        """Newest value of $avp(xname) ("" when absent)"""
+
+    @staticmethod
+    def avp_getw(xname: str) -> str | int | None:
+        """Newest value of $avp(xname) ("<<null>>" when absent)"""
+
+    @staticmethod
+    def avp_rm(xname: str) -> int:
+        """Remove every value of $avp(xname)"""
+
+    @staticmethod
+    def avp_is_null(xname: str) -> int:
+        """1 when $avp(xname) has no value, else -1"""
+
+    @staticmethod
+    def xavp_seti(rname: str, ival: int) -> int:
+        """Add a new rname record holding an integer ($xavp(rname) = ival)"""
+
+    @staticmethod
+    def xavp_sets(rname: str, sval: str) -> int:
+        """Add a new rname record holding a string ($xavp(rname) = sval)"""
+
+    @staticmethod
+    def xavp_get(rname: str) -> str | int | None:
+        """Value of the newest rname record ($xavp(rname)) (null when absent)"""
+
+    @staticmethod
+    def xavp_gete(rname: str) -> str | int | None:
+        """Value of the newest rname record ($xavp(rname)) ("" when absent)"""
+
+    @staticmethod
+    def xavp_getw(rname: str) -> str | int | None:
+        """Value of the newest rname record ($xavp(rname)) ("<<null>>" when absent)"""
+
+    @staticmethod
+    def xavp_rm(rname: str) -> int:
+        """Remove every rname record ($xavp(rname) = $null)"""
+
+    @staticmethod
+    def xavp_is_null(rname: str) -> int:
+        """1 when there is no rname record or it holds nothing, else -1"""
+
+    @staticmethod
+    def xavp_child_seti(rname: str, cname: str, ival: int) -> int:
+        """Set $xavp(rname=>cname) to an integer: added to the newest rname record, or in a new one"""
+
+    @staticmethod
+    def xavp_child_sets(rname: str, cname: str, sval: str) -> int:
+        """Set $xavp(rname=>cname) to a string: added to the newest rname record, or in a new one"""
+
+    @staticmethod
+    def xavp_child_get(rname: str, cname: str) -> str | int | None:
+        """Value of $xavp(rname=>cname) (null when absent)"""
+
+    @staticmethod
+    def xavp_child_gete(rname: str, cname: str) -> str | int | None:
+        """Value of $xavp(rname=>cname) ("" when absent)"""
+
+    @staticmethod
+    def xavp_child_getw(rname: str, cname: str) -> str | int | None:
+        """Value of $xavp(rname=>cname) ("<<null>>" when absent)"""
+
+    @staticmethod
+    def xavp_child_rm(rname: str, cname: str) -> int:
+        """Remove field cname of the newest rname record ($xavp(rname=>cname) = $null)"""
+
+    @staticmethod
+    def xavp_child_is_null(rname: str, cname: str) -> int:
+        """1 when $xavp(rname=>cname) is null, else -1"""
+
+    @staticmethod
+    def xavp_params_explode(sparams: str, sxname: str) -> int:
+        """Add a new sxname record with a field per parameter of "a=1;b=2" (string values)"""
+
+    @staticmethod
+    def xavp_xparams_explode(sparams: str, sep: str, sxname: str) -> int:
+        """Like xavp_params_explode with another separator character"""
+
+    @staticmethod
+    def xavp_params_implode(sxname: str, svname: str) -> int:
+        """Serialise the fields of the newest sxname record as "a=1;b=2;" into the pseudo-variable svname"""
+
+    @staticmethod
+    def xavp_params_implode_qval(sxname: str, svname: str) -> int:
+        """Serialise the fields of the newest sxname record as "a=1;b=2;" with quoted values into the pseudo-variable svname"""
+
+    @staticmethod
+    def xavp_slist_explode(slist: str, sep: str, mode: str, sxname: str) -> int:
+        """Split slist at any of the sep characters into field v of a new sxname record (mode "t": trim); empty tokens are skipped"""
+
+    @staticmethod
+    def xavp_lshift(xname: str, idx: int) -> int:
+        """Rotate the xname records so that the one at idx (modulo; negative from the end) becomes the first"""
+
+    @staticmethod
+    def xavp_copy(src_name: str, src_idx: int, dst_name: str) -> int:
+        """Append a copy of record src_name[src_idx] at the end of the dst_name records"""
+
+    @staticmethod
+    def xavp_copy_dst(src_name: str, src_idx: int, dst_name: str, dst_idx: int) -> int:
+        """Replace record dst_name[dst_idx] with a copy of src_name[src_idx] (-1 when either is absent)"""
+
+    @staticmethod
+    def xavp_push_dst(xname: str) -> int:
+        """Set the R-URI, $du and the send socket from fields uri, dsturi and socket of the newest xname record"""
+
+    @staticmethod
+    def pv_var_to_xavp(varname: str, xname: str) -> int:
+        """Replace the xname records with one holding $var(varname) (every $var for "*") as fields"""
+
+    @staticmethod
+    def pv_xavp_to_var(xname: str) -> int:
+        """Set $var(field) to each field of the newest xname record"""
+
+    @staticmethod
+    def pv_xavp_print() -> int:
+        """Log every XAVP of the message (info level)"""
+
+    @staticmethod
+    def sbranch_set_ruri() -> int:
+        """Set the R-URI branch (R-URI, $du, path, flags, send socket) from the static branch $sbranch(...)"""
+
+    @staticmethod
+    def sbranch_append() -> int:
+        """Append the static branch $sbranch(...) to the destination set"""
+
+    @staticmethod
+    def sbranch_reset() -> int:
+        """Clear the static branch"""
+
+    @staticmethod
+    def evalx(dst: str, fmt: str) -> int:
+        """Evaluate the pseudo-variables in fmt and store the text in the pseudo-variable dst"""
 
 
 class sanity:

@@ -4,14 +4,20 @@
  * `builtinModules` is what `loadmodule` can name.
  */
 import type { KsrModuleDef } from '@ksr/core';
+import { htableModule } from './htable/index.js';
 import { kexModule } from './kex/index.js';
 import { maxfwdModule } from './maxfwd/index.js';
+import { pikeModule } from './pike/index.js';
+import { pvModule } from './pv/index.js';
 import { sanityModule } from './sanity/index.js';
 import { slModule } from './sl/index.js';
 import { xlogModule } from './xlog/index.js';
 
-export { kexModule, maxfwdModule, sanityModule, slModule, xlogModule };
+export { htableModule, kexModule, maxfwdModule, pikeModule, pvModule, sanityModule, slModule, xlogModule };
+export type { HtableApi } from './htable/api.js';
+export type { PikeApi } from './pike/api.js';
+export type { PvModuleApi } from './pv/api.js';
 export type { SlApi } from './sl/api.js';
 
 /** Every module ksr ships. */
-export const builtinModules: readonly KsrModuleDef[] = [kexModule, slModule, maxfwdModule, sanityModule, xlogModule];
+export const builtinModules: readonly KsrModuleDef[] = [kexModule, slModule, maxfwdModule, sanityModule, xlogModule, pvModule, htableModule, pikeModule];
