@@ -549,6 +549,76 @@ declare const KSR: {
     /** Evaluate the pseudo-variables in fmt and store the text in the pseudo-variable dst */
     evalx(dst: string, fmt: string): number;
   };
+  /** KSR.registrar */
+  readonly registrar: {
+    /** Process a REGISTER (RFC 3261 §10.3) into the table and reply (flags: 0x02 no reply, 0x04 one contact per AOR, 0x08 no expires range). 1 added, 2 updated, 3 removed, 4 listed, -1 error, -2 too many contacts. */
+    save(table: string, flags: number): number;
+    /** save() for the AOR of this URI instead of the To URI. */
+    save_uri(table: string, flags: number, uri: string): number;
+    /** Rewrite the R-URI with the best contact of its AOR, the others become branches. 1 found, -1 none, -2 method not allowed, -3 error. */
+    lookup(table: string): number;
+    /** lookup() for the AOR of this URI (the R-URI is still rewritten). */
+    lookup_uri(table: string, uri: string): number;
+    /** Add every contact of the AOR of the URI ("" = R-URI) as a branch; the R-URI is not changed. */
+    lookup_to_dset(table: string, uri: string): number;
+    /** lookup() for the R-URI and every plain additional branch. */
+    lookup_branches(table: string): number;
+    /** Is the AOR of the R-URI (To URI for replies) registered? 1 yes, -1 no. */
+    registered(table: string): number;
+    /** Is the AOR of this URI registered? 1 yes, -1 no. */
+    registered_uri(table: string, uri: string): number;
+    /** registered_uri() matching $xavp(xavp_cfg=>match_callid|match_received|match_contact) (flags 1|2|4). */
+    registered_flags(table: string, uri: string, flags: number): number;
+    /** registered_flags() with action flags (2: do not fill xavp_rcd). */
+    registered_action(table: string, uri: string, flags: number, aflags: number): number;
+    /** Use this q ("0".."1") for the contacts save() stores for this request. */
+    set_q_override(q: string): number;
+    /** Add a header naming the receiving socket (proto:address:port). */
+    add_sock_hdr(hdr_name: string): number;
+    /** Remove every contact of the AOR of the URI. 1 done, -1 bad URI, -3 no contact. */
+    unregister(table: string, uri: string): number;
+    /** Remove the contact with this ruid ("" uri: any AOR). 1 done, -1 bad URI, -3 no contact. */
+    unregister_ruid(table: string, uri: string, ruid: string): number;
+    /** Copy the contacts of the AOR of the URI into $ulc(profile=>…). 1 found, -1 none. */
+    reg_fetch_contacts(table: string, uri: string, profile: string): number;
+    /** Empty the $ulc profile. */
+    reg_free_contacts(profile: string): number;
+    /** Send the reply prepared by save() with flag 0x02. 1 sent, -1 none. */
+    reg_send_reply(): number;
+    /** A record attribute of a $ulc profile: aor, domain, aorhash, count. */
+    ulc_rget(profile: string, attr: string): string | number | null;
+    /** A contact attribute of a $ulc profile: addr, path, received, expires, callid, q, cseq, flags, cflags, user_agent, socket, modified, methods, ruid, regid, instance, conid, server_id. */
+    ulc_cget(profile: string, attr: string, idx: number): string | number | null;
+  };
+  /** KSR.rr */
+  readonly rr: {
+    /** Add our Record-Route (two when the in and out sockets differ and enable_double_rr is on). 1 ok, -1 error or already added. */
+    record_route(): number;
+    /** record_route() with these URI parameters (";name=value"). */
+    record_route_params(params: string): number;
+    /** Route by the Route headers (RFC 3261 §16.4/§16.12). 1 routed, -3 initial request whose Route set was only ours, -1 no Route or error. */
+    loose_route(): number;
+    /** 1 when loose_route() finds a preloaded Route set of ours only in an initial request, else -1. */
+    loose_route_preloaded(): number;
+    /** loose_route() with mode bits: 1 = loose routing only (no strict-router check of the R-URI), 2 = no flow tokens. */
+    loose_route_mode(vmode: number): number;
+    /** Remove the Record-Route headers record_route*() added. 1. */
+    remove_record_route(): number;
+    /** Add a URI parameter (";name=value") to our Record-Route, before or after record_route(). */
+    add_rr_param(param: string): number;
+    /** Do the URI parameters of our Route entry match the regular expression? 1 yes, -1 no. */
+    check_route_param(re: string): number;
+    /** Is the in-dialog request going "downstream" (caller to callee) or "upstream"? (ftag of our Route vs the From tag) 1 yes, -1 no. */
+    is_direction(dir: string): number;
+    /** Add one Record-Route with this "host[:port][;params]". */
+    record_route_preset_one(sroute: string): number;
+    /** Add Record-Route(s) with these "host[:port][;params]" (the first faces the next hop; "" for none; add r2=on yourself). */
+    record_route_preset(sroute1: string, sroute2: string): number;
+    /** record_route() with this host[:port] (two entries when the transport changes). */
+    record_route_advertised_address(addr: string): number;
+    /** 1 when loose_route() took the next hop from a Route header after ours, else -1. */
+    next_hop_route(): number;
+  };
   /** KSR.sanity */
   readonly sanity: {
     /** Run the sanity checks of msg_checks (bits 1..16384; 1024 checks the URIs of uri_checks: 1 R-URI, 2 From, 4 To, 8 Contact). 1 passed; failure: the error reply is sent, 0 (autodrop=1) or -1. */

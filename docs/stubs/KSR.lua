@@ -1297,6 +1297,186 @@ function KSR.pvx.sbranch_reset() end
 ---@return integer
 function KSR.pvx.evalx(dst, fmt) end
 
+---@class KSR.registrar
+KSR.registrar = {}
+
+---Process a REGISTER (RFC 3261 §10.3) into the table and reply (flags: 0x02 no reply, 0x04 one contact per AOR, 0x08 no expires range). 1 added, 2 updated, 3 removed, 4 listed, -1 error, -2 too many contacts.
+---@param table string
+---@param flags integer
+---@return integer
+function KSR.registrar.save(table, flags) end
+
+---save() for the AOR of this URI instead of the To URI.
+---@param table string
+---@param flags integer
+---@param uri string
+---@return integer
+function KSR.registrar.save_uri(table, flags, uri) end
+
+---Rewrite the R-URI with the best contact of its AOR, the others become branches. 1 found, -1 none, -2 method not allowed, -3 error.
+---@param table string
+---@return integer
+function KSR.registrar.lookup(table) end
+
+---lookup() for the AOR of this URI (the R-URI is still rewritten).
+---@param table string
+---@param uri string
+---@return integer
+function KSR.registrar.lookup_uri(table, uri) end
+
+---Add every contact of the AOR of the URI ("" = R-URI) as a branch; the R-URI is not changed.
+---@param table string
+---@param uri string
+---@return integer
+function KSR.registrar.lookup_to_dset(table, uri) end
+
+---lookup() for the R-URI and every plain additional branch.
+---@param table string
+---@return integer
+function KSR.registrar.lookup_branches(table) end
+
+---Is the AOR of the R-URI (To URI for replies) registered? 1 yes, -1 no.
+---@param table string
+---@return integer
+function KSR.registrar.registered(table) end
+
+---Is the AOR of this URI registered? 1 yes, -1 no.
+---@param table string
+---@param uri string
+---@return integer
+function KSR.registrar.registered_uri(table, uri) end
+
+---registered_uri() matching $xavp(xavp_cfg=>match_callid|match_received|match_contact) (flags 1|2|4).
+---@param table string
+---@param uri string
+---@param flags integer
+---@return integer
+function KSR.registrar.registered_flags(table, uri, flags) end
+
+---registered_flags() with action flags (2: do not fill xavp_rcd).
+---@param table string
+---@param uri string
+---@param flags integer
+---@param aflags integer
+---@return integer
+function KSR.registrar.registered_action(table, uri, flags, aflags) end
+
+---Use this q ("0".."1") for the contacts save() stores for this request.
+---@param q string
+---@return integer
+function KSR.registrar.set_q_override(q) end
+
+---Add a header naming the receiving socket (proto:address:port).
+---@param hdr_name string
+---@return integer
+function KSR.registrar.add_sock_hdr(hdr_name) end
+
+---Remove every contact of the AOR of the URI. 1 done, -1 bad URI, -3 no contact.
+---@param table string
+---@param uri string
+---@return integer
+function KSR.registrar.unregister(table, uri) end
+
+---Remove the contact with this ruid ("" uri: any AOR). 1 done, -1 bad URI, -3 no contact.
+---@param table string
+---@param uri string
+---@param ruid string
+---@return integer
+function KSR.registrar.unregister_ruid(table, uri, ruid) end
+
+---Copy the contacts of the AOR of the URI into $ulc(profile=>…). 1 found, -1 none.
+---@param table string
+---@param uri string
+---@param profile string
+---@return integer
+function KSR.registrar.reg_fetch_contacts(table, uri, profile) end
+
+---Empty the $ulc profile.
+---@param profile string
+---@return integer
+function KSR.registrar.reg_free_contacts(profile) end
+
+---Send the reply prepared by save() with flag 0x02. 1 sent, -1 none.
+---@return integer
+function KSR.registrar.reg_send_reply() end
+
+---A record attribute of a $ulc profile: aor, domain, aorhash, count.
+---@param profile string
+---@param attr string
+---@return string|integer|nil
+function KSR.registrar.ulc_rget(profile, attr) end
+
+---A contact attribute of a $ulc profile: addr, path, received, expires, callid, q, cseq, flags, cflags, user_agent, socket, modified, methods, ruid, regid, instance, conid, server_id.
+---@param profile string
+---@param attr string
+---@param idx integer
+---@return string|integer|nil
+function KSR.registrar.ulc_cget(profile, attr, idx) end
+
+---@class KSR.rr
+KSR.rr = {}
+
+---Add our Record-Route (two when the in and out sockets differ and enable_double_rr is on). 1 ok, -1 error or already added.
+---@return integer
+function KSR.rr.record_route() end
+
+---record_route() with these URI parameters (";name=value").
+---@param params string
+---@return integer
+function KSR.rr.record_route_params(params) end
+
+---Route by the Route headers (RFC 3261 §16.4/§16.12). 1 routed, -3 initial request whose Route set was only ours, -1 no Route or error.
+---@return integer
+function KSR.rr.loose_route() end
+
+---1 when loose_route() finds a preloaded Route set of ours only in an initial request, else -1.
+---@return integer
+function KSR.rr.loose_route_preloaded() end
+
+---loose_route() with mode bits: 1 = loose routing only (no strict-router check of the R-URI), 2 = no flow tokens.
+---@param vmode integer
+---@return integer
+function KSR.rr.loose_route_mode(vmode) end
+
+---Remove the Record-Route headers record_route*() added. 1.
+---@return integer
+function KSR.rr.remove_record_route() end
+
+---Add a URI parameter (";name=value") to our Record-Route, before or after record_route().
+---@param param string
+---@return integer
+function KSR.rr.add_rr_param(param) end
+
+---Do the URI parameters of our Route entry match the regular expression? 1 yes, -1 no.
+---@param re string
+---@return integer
+function KSR.rr.check_route_param(re) end
+
+---Is the in-dialog request going "downstream" (caller to callee) or "upstream"? (ftag of our Route vs the From tag) 1 yes, -1 no.
+---@param dir string
+---@return integer
+function KSR.rr.is_direction(dir) end
+
+---Add one Record-Route with this "host[:port][;params]".
+---@param sroute string
+---@return integer
+function KSR.rr.record_route_preset_one(sroute) end
+
+---Add Record-Route(s) with these "host[:port][;params]" (the first faces the next hop; "" for none; add r2=on yourself).
+---@param sroute1 string
+---@param sroute2 string
+---@return integer
+function KSR.rr.record_route_preset(sroute1, sroute2) end
+
+---record_route() with this host[:port] (two entries when the transport changes).
+---@param addr string
+---@return integer
+function KSR.rr.record_route_advertised_address(addr) end
+
+---1 when loose_route() took the next hop from a Route header after ours, else -1.
+---@return integer
+function KSR.rr.next_hop_route() end
+
 ---@class KSR.sanity
 KSR.sanity = {}
 

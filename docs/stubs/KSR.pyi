@@ -987,6 +987,142 @@ class pvx:
         """Evaluate the pseudo-variables in fmt and store the text in the pseudo-variable dst"""
 
 
+class registrar:
+    """KSR.registrar"""
+
+    @staticmethod
+    def save(table: str, flags: int) -> int:
+        """Process a REGISTER (RFC 3261 §10.3) into the table and reply (flags: 0x02 no reply, 0x04 one contact per AOR, 0x08 no expires range). 1 added, 2 updated, 3 removed, 4 listed, -1 error, -2 too many contacts."""
+
+    @staticmethod
+    def save_uri(table: str, flags: int, uri: str) -> int:
+        """save() for the AOR of this URI instead of the To URI."""
+
+    @staticmethod
+    def lookup(table: str) -> int:
+        """Rewrite the R-URI with the best contact of its AOR, the others become branches. 1 found, -1 none, -2 method not allowed, -3 error."""
+
+    @staticmethod
+    def lookup_uri(table: str, uri: str) -> int:
+        """lookup() for the AOR of this URI (the R-URI is still rewritten)."""
+
+    @staticmethod
+    def lookup_to_dset(table: str, uri: str) -> int:
+        """Add every contact of the AOR of the URI ("" = R-URI) as a branch; the R-URI is not changed."""
+
+    @staticmethod
+    def lookup_branches(table: str) -> int:
+        """lookup() for the R-URI and every plain additional branch."""
+
+    @staticmethod
+    def registered(table: str) -> int:
+        """Is the AOR of the R-URI (To URI for replies) registered? 1 yes, -1 no."""
+
+    @staticmethod
+    def registered_uri(table: str, uri: str) -> int:
+        """Is the AOR of this URI registered? 1 yes, -1 no."""
+
+    @staticmethod
+    def registered_flags(table: str, uri: str, flags: int) -> int:
+        """registered_uri() matching $xavp(xavp_cfg=>match_callid|match_received|match_contact) (flags 1|2|4)."""
+
+    @staticmethod
+    def registered_action(table: str, uri: str, flags: int, aflags: int) -> int:
+        """registered_flags() with action flags (2: do not fill xavp_rcd)."""
+
+    @staticmethod
+    def set_q_override(q: str) -> int:
+        """Use this q ("0".."1") for the contacts save() stores for this request."""
+
+    @staticmethod
+    def add_sock_hdr(hdr_name: str) -> int:
+        """Add a header naming the receiving socket (proto:address:port)."""
+
+    @staticmethod
+    def unregister(table: str, uri: str) -> int:
+        """Remove every contact of the AOR of the URI. 1 done, -1 bad URI, -3 no contact."""
+
+    @staticmethod
+    def unregister_ruid(table: str, uri: str, ruid: str) -> int:
+        """Remove the contact with this ruid ("" uri: any AOR). 1 done, -1 bad URI, -3 no contact."""
+
+    @staticmethod
+    def reg_fetch_contacts(table: str, uri: str, profile: str) -> int:
+        """Copy the contacts of the AOR of the URI into $ulc(profile=>…). 1 found, -1 none."""
+
+    @staticmethod
+    def reg_free_contacts(profile: str) -> int:
+        """Empty the $ulc profile."""
+
+    @staticmethod
+    def reg_send_reply() -> int:
+        """Send the reply prepared by save() with flag 0x02. 1 sent, -1 none."""
+
+    @staticmethod
+    def ulc_rget(profile: str, attr: str) -> str | int | None:
+        """A record attribute of a $ulc profile: aor, domain, aorhash, count."""
+
+    @staticmethod
+    def ulc_cget(profile: str, attr: str, idx: int) -> str | int | None:
+        """A contact attribute of a $ulc profile: addr, path, received, expires, callid, q, cseq, flags, cflags, user_agent, socket, modified, methods, ruid, regid, instance, conid, server_id."""
+
+
+class rr:
+    """KSR.rr"""
+
+    @staticmethod
+    def record_route() -> int:
+        """Add our Record-Route (two when the in and out sockets differ and enable_double_rr is on). 1 ok, -1 error or already added."""
+
+    @staticmethod
+    def record_route_params(params: str) -> int:
+        """record_route() with these URI parameters (";name=value")."""
+
+    @staticmethod
+    def loose_route() -> int:
+        """Route by the Route headers (RFC 3261 §16.4/§16.12). 1 routed, -3 initial request whose Route set was only ours, -1 no Route or error."""
+
+    @staticmethod
+    def loose_route_preloaded() -> int:
+        """1 when loose_route() finds a preloaded Route set of ours only in an initial request, else -1."""
+
+    @staticmethod
+    def loose_route_mode(vmode: int) -> int:
+        """loose_route() with mode bits: 1 = loose routing only (no strict-router check of the R-URI), 2 = no flow tokens."""
+
+    @staticmethod
+    def remove_record_route() -> int:
+        """Remove the Record-Route headers record_route*() added. 1."""
+
+    @staticmethod
+    def add_rr_param(param: str) -> int:
+        """Add a URI parameter (";name=value") to our Record-Route, before or after record_route()."""
+
+    @staticmethod
+    def check_route_param(re: str) -> int:
+        """Do the URI parameters of our Route entry match the regular expression? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_direction(dir: str) -> int:
+        """Is the in-dialog request going "downstream" (caller to callee) or "upstream"? (ftag of our Route vs the From tag) 1 yes, -1 no."""
+
+    @staticmethod
+    def record_route_preset_one(sroute: str) -> int:
+        """Add one Record-Route with this "host[:port][;params]"."""
+
+    @staticmethod
+    def record_route_preset(sroute1: str, sroute2: str) -> int:
+        """Add Record-Route(s) with these "host[:port][;params]" (the first faces the next hop; "" for none; add r2=on yourself)."""
+
+    @staticmethod
+    def record_route_advertised_address(addr: str) -> int:
+        """record_route() with this host[:port] (two entries when the transport changes)."""
+
+    @staticmethod
+    def next_hop_route() -> int:
+        """1 when loose_route() took the next hop from a Route header after ours, else -1."""
+
+
 class sanity:
     """KSR.sanity"""
 

@@ -9,15 +9,32 @@ import { kexModule } from './kex/index.js';
 import { maxfwdModule } from './maxfwd/index.js';
 import { pikeModule } from './pike/index.js';
 import { pvModule } from './pv/index.js';
+import { registrarModule } from './registrar/index.js';
+import { rrModule } from './rr/index.js';
 import { sanityModule } from './sanity/index.js';
 import { slModule } from './sl/index.js';
+import { usrlocModule } from './usrloc/index.js';
 import { xlogModule } from './xlog/index.js';
 
-export { htableModule, kexModule, maxfwdModule, pikeModule, pvModule, sanityModule, slModule, xlogModule };
+export { htableModule, kexModule, maxfwdModule, pikeModule, pvModule, registrarModule, rrModule, sanityModule, slModule, usrlocModule, xlogModule };
+export type { UsrlocApi } from './usrloc/api.js';
+export type { RrApi } from './rr/index.js';
 export type { HtableApi } from './htable/api.js';
 export type { PikeApi } from './pike/api.js';
 export type { PvModuleApi } from './pv/api.js';
 export type { SlApi } from './sl/api.js';
 
 /** Every module ksr ships. */
-export const builtinModules: readonly KsrModuleDef[] = [kexModule, slModule, maxfwdModule, sanityModule, xlogModule, pvModule, htableModule, pikeModule];
+export const builtinModules: readonly KsrModuleDef[] = [
+  kexModule,
+  slModule,
+  maxfwdModule,
+  sanityModule,
+  xlogModule,
+  pvModule,
+  htableModule,
+  pikeModule,
+  usrlocModule,
+  registrarModule,
+  rrModule,
+];

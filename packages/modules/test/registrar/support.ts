@@ -1,0 +1,212 @@
+/**
+ * Test support for the rr / registrar / usrloc unit tests: hand-built module contexts, a fake
+ * clock, route services with real listen sockets and "myself", and SIP message builders.
+ */
+import { Writable } from 'node:stream';
+import {
+  MemorySharedVars,
+  MessageState,
+  ModuleParams,
+  RouteContext,
+  StatsRegistry,
+  createLogger,
+  createPvRegistry,
+  parseMessage,
+  type Clock,
+  type KemiExportDef,
+  type KsrConfig,
+  type KsrModuleDef,
+  type Logger,
+  type ModuleContext,
+  type ModuleInstance,
+  type PvRegistry,
+  type ReceiveInfo,
+  type RouteServices,
+  type RouteType,
+  type SocketInfo,
+} from '@ksr/core';
+import { sipText, type RecordedReply } from '../../../core/test/support/context.js';
+
+export class FakeClock implements Clock {
+  private timers: Array<{ every: number; due: number; fn: () => void; cancelled: boolean }> = [];
+  constructor(public t = 1_700_000_000_000) {}
+  now(): number {
+    return this.t;
+  }
+  every(ms: number, fn: () => void): { cancel(): void } {
+    const timer = { every: ms, due: this.t + ms, fn, cancelled: false };
+    this.timers.push(timer);
+    return { cancel: () => void (timer.cancelled = true) };
+  }
+  /** Move time forward, running due timers in time order. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => !x.cancelled && x.due <= end).sort((a, b) => a.due - b.due)[0];
+      if (!next) break;
+      this.t = next.due;
+      next.due += next.every;
+      next.fn();
+    }
+    this.t = end;
+  }
+  get activeTimers(): number {
+    return this.timers.filter((x) => !x.cancelled).length;
+  }
+}
+
+export function recordingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const dest = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string });
+      cb();
+    },
+  });
+  return { logger: createLogger({ level: 'trace', destination: dest }), lines };
+}
+
+function emptyConfig(): KsrConfig {
+  return { file: 'test.cfg', defines: new Map(), globals: new Map(), listen: [], aliases: [], modules: [], modparams: [], routeBlocks: [], warnings: [], files: [] };
+}
+
+export function moduleContext(
+  name: string,
+  params: Record<string, string | number | Array<string | number>> = {},
+  opts: { clock?: FakeClock; logger?: Logger; pv?: PvRegistry; stats?: StatsRegistry; apis?: Record<string, unknown> } = {},
+): ModuleContext {
+  const values = new Map<string, Array<string | number>>();
+  for (const [k, v] of Object.entries(params)) values.set(k, Array.isArray(v) ? v : [v]);
+  return {
+    name,
+    logger: opts.logger ?? recordingLogger().logger,
+    params: new ModuleParams(name, values),
+    config: emptyConfig(),
+    clock: opts.clock ?? new FakeClock(),
+    stats: opts.stats ?? new StatsRegistry(),
+    pv: opts.pv ?? createPvRegistry(),
+    shv: new MemorySharedVars(),
+    vars: new Map(),
+    api<T>(dep: string): T {
+      return opts.apis?.[dep] as T;
+    },
+  };
+}
+
+export type Fn = (...args: unknown[]) => unknown;
+
+export async function instantiate(def: KsrModuleDef, ctx: ModuleContext): Promise<{ instance: ModuleInstance; fn: (name: string) => Fn; defs: Map<string, KemiExportDef> }> {
+  const instance = await def.create(ctx);
+  const defs = new Map((instance.exports ?? []).map((e) => [e.name, e as KemiExportDef]));
+  return {
+    instance,
+    defs,
+    fn: (name) => {
+      const e = defs.get(name);
+      if (!e) throw new Error(`no export ${name}`);
+      return e.fn as Fn;
+    },
+  };
+}
+
+/** Listen sockets: UDP and TCP on 127.0.0.1:5060, UDP on 10.0.0.1:5060 (ids 0, 1, 2). */
+export const SOCKETS: SocketInfo[] = [
+  { id: 0, proto: 'udp', local: { address: '127.0.0.1', port: 5060, family: 4 } },
+  { id: 1, proto: 'tcp', local: { address: '127.0.0.1', port: 5060, family: 4 } },
+  { id: 2, proto: 'udp', local: { address: '10.0.0.1', port: 5060, family: 4 } },
+];
+
+export interface Services extends RouteServices {
+  replies: RecordedReply[];
+}
+
+/** Route services whose "myself" knows the sockets (host + port + proto) and the alias ksr.test. */
+export function services(opts: { sockets?: SocketInfo[]; logger?: Logger } = {}): Services {
+  const socks = opts.sockets ?? SOCKETS;
+  const replies: RecordedReply[] = [];
+  const bare = (h: string) => h.toLowerCase().replace(/^\[|\]$/g, '');
+  return {
+    logger: opts.logger ?? recordingLogger().logger,
+    myself: {
+      isMyself(host, port, proto) {
+        const h = bare(host);
+        if (h === 'ksr.test') return port === undefined || port === 5060;
+        return socks.some((s) => bare(s.local.address) === h && (port === undefined || s.local.port === port) && (!proto || s.proto === proto.toLowerCase()));
+      },
+    },
+    defines: new Map(),
+    debugLevel: () => 2,
+    vars: new Map(),
+    shv: new MemorySharedVars(),
+    replies,
+    reply: async (_ctx, status, reason, extra) => {
+      replies.push({ status, reason, ...(extra ? { extra } : {}) });
+      return true;
+    },
+    send: async () => {},
+    localAddress(proto, family) {
+      const s = socks.find((x) => x.proto === proto && x.local.family === family);
+      return s ? { host: s.local.address, port: s.local.port } : undefined;
+    },
+    sockets: () => socks,
+    setDebugLevel: () => {},
+  };
+}
+
+export function context(
+  lines: string[],
+  opts: { services?: RouteServices; info?: Partial<ReceiveInfo>; routeType?: RouteType; state?: MessageState; body?: string } = {},
+): RouteContext {
+  const msg = parseMessage(sipText(lines, opts.body ?? ''));
+  const info: ReceiveInfo = {
+    proto: 'udp',
+    local: { address: '127.0.0.1', port: 5060, family: 4 },
+    remote: { address: '192.0.2.10', port: 5070, family: 4 },
+    socketId: 0,
+    ...(opts.info ?? {}),
+  };
+  return new RouteContext(msg, info, opts.services ?? services(), opts.routeType ?? 'request', 'ksr_request_route', opts.state ?? new MessageState());
+}
+
+let seq = 0;
+
+/** A REGISTER for `user` (To = From = sip:user@ksr.test). */
+export function register(
+  user: string,
+  opts: { contacts?: string[]; expires?: number; callId?: string; cseq?: number; extra?: string[]; to?: string } = {},
+): string[] {
+  const callId = opts.callId ?? `reg-${user}-${++seq}@192.0.2.10`;
+  return [
+    'REGISTER sip:ksr.test SIP/2.0',
+    `Via: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-reg${++seq};rport`,
+    'Max-Forwards: 70',
+    `From: <sip:${user}@ksr.test>;tag=f${seq}`,
+    `To: ${opts.to ?? `<sip:${user}@ksr.test>`}`,
+    `Call-ID: ${callId}`,
+    `CSeq: ${opts.cseq ?? 1} REGISTER`,
+    ...(opts.contacts ?? [`<sip:${user}@192.0.2.10:5070>`]).map((c) => `Contact: ${c}`),
+    ...(opts.expires !== undefined ? [`Expires: ${opts.expires}`] : []),
+    ...(opts.extra ?? []),
+  ];
+}
+
+/** An INVITE to `ruri`. */
+export function invite(ruri: string, extra: string[] = [], opts: { toTag?: string; method?: string } = {}): string[] {
+  const m = opts.method ?? 'INVITE';
+  return [
+    `${m} ${ruri} SIP/2.0`,
+    `Via: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-inv${++seq};rport`,
+    'Max-Forwards: 70',
+    'From: "Alice" <sip:alice@atlanta.test>;tag=a1',
+    `To: <sip:bob@ksr.test>${opts.toTag ? `;tag=${opts.toTag}` : ''}`,
+    `Call-ID: call-${seq}@192.0.2.10`,
+    `CSeq: 10 ${m}`,
+    'Contact: <sip:alice@192.0.2.10:5070>',
+    ...extra,
+  ];
+}
+
+/** The header lines of a message as it would be sent. */
+export function sentHeaders(ctx: RouteContext): string[] {
+  return ctx.msg.serialize().toString('utf8').split('\r\n\r\n')[0]!.split('\r\n');
+}
