@@ -187,6 +187,47 @@ declare const KSR: {
   get_debug(): number;
   /** Kamailio runs a native route[name] block here; ksr has no native route blocks, so this logs an error and returns -1 (call a script function instead). */
   route(name: string): number;
+  /** KSR.corex */
+  readonly corex: {
+    /** Add a branch with the current Request-URI (and $du, path, branch flags, send socket) to the destination set. 1 ok, -1 too many branches or a reply. */
+    append_branch(): number;
+    /** Add a branch with this SIP URI (and the message $du, path, branch flags, send socket) to the destination set. 1 ok, -1 invalid. */
+    append_branch_uri(uri: string): number;
+    /** append_branch_uri with a q value ("0".."1", e.g. "0.5"). 1 ok, -1 invalid. */
+    append_branch_uri_q(uri: string, q: string): number;
+    /** Set extended message flag 0..63. 1 ok, -1 out of range. */
+    setxflag(fval: number): number;
+    /** Reset extended message flag 0..63. 1 ok, -1 out of range. */
+    resetxflag(fval: number): number;
+    /** Is extended message flag 0..63 set? 1 yes, -1 no or out of range. */
+    isxflagset(fval: number): number;
+    /** Send the message (and the branches appended afterwards) from this listen socket: "proto:ip:port" (proto and port optional). 1 ok, -1 no such socket. */
+    set_send_socket(ssock: string): number;
+    /** Not supported (listen sockets have no names in ksr): -1. */
+    set_send_socket_name(ssock: string): number;
+    /** Treat the message as received on this listen socket ("proto:ip:port"): $Ri, $Rp and the socket replies leave from change. 1 ok, -1 no such socket. */
+    set_recv_socket(ssock: string): number;
+    /** Not supported (listen sockets have no names in ksr): -1. */
+    set_recv_socket_name(ssock: string): number;
+    /** Is this the name of a listen socket? Always -1: listen sockets have no names in ksr. */
+    is_socket_name(sockname: string): number;
+    /** Treat the message as coming from this address: "[proto:]ip:port" ($si, $sp, and where replies go). 1 ok, -1 invalid. */
+    set_source_address(saddr: string): number;
+    /** Send raw data to a SIP URI with an IP address (udp or tcp by ;transport=, port 5060 by default). 1 handed to the transport, -1 invalid (no DNS). */
+    send_data(uri: string, data: string): number;
+    /** send_data from the listen socket sock ("proto:ip:port"); the URI transport defaults to the socket protocol. 1 handed to the transport, -1 invalid. */
+    sendx(uri: string, sock: string, data: string): number;
+    /** Does the (current) Request-URI have a user part (a tel: number counts)? 1 yes, -1 no or a reply. */
+    has_ruri_user(): number;
+    /** Does the message have a (non-empty) User-Agent header? 1 yes, -1 no. */
+    has_user_agent(): number;
+    /** Is the message the internal faked one (event routes, script start-up)? 1 yes, -1 a message from the network. */
+    is_faked_msg(): number;
+    /** The content of a text file (UTF-8), null when it cannot be read. Blocks the worker while reading. */
+    file_read(fname: string): string | number | null;
+    /** Write the text to a file (created or replaced). 1 ok, -1 error. Blocks the worker while writing. */
+    file_write(fname: string, fdata: string): number;
+  };
   /** KSR.hdr */
   readonly hdr: {
     /** Add header lines ("Name: value\r\n") after the last header. Not visible to hdr.get in this route. 1 ok, -1 error. */
@@ -628,6 +669,81 @@ declare const KSR: {
     /** With modparam noreply=1: send the reply of the last failed sanity check of this request (1 sent, -1 none). With noreply=0 sanity_check already replied: 1. */
     sanity_reply(): number;
   };
+  /** KSR.siputils */
+  readonly siputils: {
+    /** Does the To header have a tag (a request inside a dialog)? 1 yes, -1 no. */
+    has_totag(): number;
+    /** Is the message a request? 1 yes, -1 no. */
+    is_request(): number;
+    /** Is the message a reply? 1 yes, -1 no. */
+    is_reply(): number;
+    /** Is the message SIP (always, ksr handles no HTTP)? 1. */
+    is_sip(): number;
+    /** Is the message HTTP? -1: ksr receives SIP only. */
+    is_http(): number;
+    /** Is this server the first hop? A request: it has a single Via. A reply: its top Record-Route is this server and, with mode 0, an IP address that is not the source of the reply (mode 1: any host). 1 yes, -1 no. */
+    is_first_hop(): number;
+    /** Is this server the first hop? A request: it has a single Via. A reply: its top Record-Route is this server and, with mode 0, an IP address that is not the source of the reply (mode 1: any host). 1 yes, -1 no. */
+    is_first_hop_mode(mode: number): number;
+    /** Is suser the user of the digest credentials (Proxy-Authorization, else Authorization)? 1 yes, -1 no. */
+    is_user(suser: string): number;
+    /** ksr extension: is the option tag (path, 100rel, timer, gruu, outbound, …) listed in a Supported header? 1 yes, -1 no. */
+    is_supported(option: string): number;
+    /** Does the message have a Date header no older than tdiff seconds? 1 yes, -1 no (or no/unparsable Date). */
+    hdr_date_check(tdiff: number): number;
+    /** Answer an OPTIONS for this server (no user in the R-URI) with 200 OK and Allow, Accept, Accept-Encoding, Accept-Language, Supported (modparams; empty ones left out). 1 sent, -1 not such a request. */
+    options_reply(): number;
+    /** Is the string a valid sip:, sips:, tel: or urn: URI? 1 yes, -1 no. */
+    is_uri(suri: string): number;
+    /** Does the (current) Request-URI have this parameter without a value? 1 yes, -1 no. */
+    uri_param(sparam: string): number;
+    /** Does the (current) Request-URI have this parameter, with or without a value? 1 yes, -1 no. */
+    uri_param_any(sparam: string): number;
+    /** Does the (current) Request-URI have this parameter with this value (case-sensitive)? 1 yes, -1 no. */
+    uri_param_value(sparam: string, svalue: string): number;
+    /** Append a parameter ("name" or "name=value") to the Request-URI. 1 ok, -1 invalid. */
+    add_uri_param(param: string): number;
+    /** Remove a parameter from the Request-URI. 1 removed, -1 absent or invalid. */
+    uri_param_rm(sparam: string): number;
+    /** Is the (current) Request-URI a GRUU (RFC 5627)? 1 public (gr=value), 2 temporary (gr without value), -1 no. */
+    is_gruu(): number;
+    /** Are the two URIs equal by the RFC 3261 §19.1.4 rules? 1 yes, -1 no (or one does not parse). */
+    cmp_uri(uri1: string, uri2: string): number;
+    /** Are the two SIP URIs the same address of record (user, host ignoring case, port)? "sip:" is added when missing. 1 yes, -1 no. */
+    cmp_aor(uri1: string, uri2: string): number;
+    /** Do the two names name the same header (any case, compact forms)? 1 yes, -1 no. */
+    cmp_hdr_name(shname1: string, shname2: string): number;
+    /** ksr extension: turn a tel: URI into sip:number;params@hostpart;user=phone (RFC 3261 §19.1.6) and store it in the pseudo-variable res. 1 converted, 2 not a tel: URI (res untouched), -1 error. */
+    tel2sip(uri: string, hostpart: string, res: string): number;
+    /** Is the string only decimal digits (and not empty)? 1 yes, -1 no. */
+    is_numeric(tval: string): number;
+    /** Is the string only ASCII letters and digits (and not empty)? 1 yes, -1 no. */
+    is_alphanum(tval: string): number;
+    /** Is the string only ASCII letters, digits and characters of eset (and not empty)? 1 yes, -1 no. */
+    is_alphanumex(tval: string, eset: string): number;
+    /** Is the string a telephone number: an optional + then digits? 1 yes, -1 no. */
+    is_tel_number(tval: string): number;
+    /** ksr extension: is the string an E.164 number (+ and 2 to 15 digits)? 1 yes, -1 no. */
+    is_e164(tval: string): number;
+    /** ksr extension: is the user part of the URI an E.164 number? 1 yes, -1 no. */
+    is_uri_user_e164(uri: string): number;
+    /** Rewrite every Contact URI sip:user:password@host:port;transport=proto as sip:eprefix*user*password*host*port*proto@eaddr (separator: contact_flds_separator; other URI parameters are dropped). 1 ok, -1 error or no Contact. */
+    encode_contact(eprefix: string, eaddr: string): number;
+    /** Decode a Request-URI made by encode_contact back into sip:user:password@host:port;transport=proto. 1 ok, -1 not encoded. */
+    decode_contact(): number;
+    /** Decode the Contact URIs made by encode_contact (others are left alone). 1 when one was decoded, -1 none. */
+    decode_contact_header(): number;
+    /** Replace every Contact URI by the SIP URI saddr with a parameter nparam holding the old URI in base64url. 1 ok, -1 error or no Contact. */
+    contact_param_encode(nparam: string, saddr: string): number;
+    /** Replace every Contact URI that has the parameter nparam by the URI it encodes (contact_param_encode). 1 when one was decoded, -1 none or invalid. */
+    contact_param_decode(nparam: string): number;
+    /** Replace the Request-URI by the URI its parameter nparam encodes (contact_param_encode). 1 ok, -1 no such parameter or invalid. */
+    contact_param_decode_ruri(nparam: string): number;
+    /** Remove the parameter nparam from every Contact URI. 1 when one was removed, -1 none. */
+    contact_param_rm(nparam: string): number;
+    /** Does a Contact URI have the parameter nparam? 1 yes, -1 no. */
+    contact_param_check(nparam: string): number;
+  };
   /** KSR.sl */
   readonly sl: {
     /** Send a stateless reply to the request (3xx: the destination set as Contacts). 1 sent, -1 error. */
@@ -642,6 +758,172 @@ declare const KSR: {
     send_reply_error(): number;
     /** Forward the current reply statelessly; a code ("" keeps it) must be of the same class, a reason ("" keeps it) replaces the phrase. 1 ok, -1 error. */
     sl_forward_reply(code: string, reason: string): number;
+  };
+  /** KSR.textops */
+  readonly textops: {
+    /** Does the regular expression match the message as received (start line, headers, body)? Case-insensitive, line by line. 1 yes, -1 no or invalid. */
+    search(sre: string): number;
+    /** Does the regular expression match the received body? 1 yes, -1 no or invalid. */
+    search_body(sre: string): number;
+    /** Does the regular expression match the body of a received header: flags a (any field, also ""), f (the first), l (the last)? 1 yes, -1 no. */
+    search_hf(hname: string, sre: string, flags: string): number;
+    /** Does the regular expression match the string? 1 yes, -1 no or invalid. */
+    search_str(stext: string, sre: string): number;
+    /** Add val after the first match in the received message. 1 done, -1 no match or refused. */
+    search_append(ematch: string, val: string): number;
+    /** Add val after the first match in the received body. 1 done, -1 no match or refused. */
+    search_append_body(ematch: string, val: string): number;
+    /** Replace the first match in the received message with sval (plain text). 1 done, -1 no match or refused. */
+    replace(sre: string, sval: string): number;
+    /** Replace every match in the received message with sval. 1 done, -1 no match or refused. */
+    replace_all(sre: string, sval: string): number;
+    /** Replace the first match in the received body. 1 done, -1 no match or refused. */
+    replace_body(sre: string, sval: string): number;
+    /** Replace every match in the received body (matching line by line). 1 done, -1 no match or refused. */
+    replace_body_all(sre: string, sval: string): number;
+    /** Replace every match in the received body, matching over the whole body (. matches line ends, ^/$ are the body start/end). 1 done, -1 no match. */
+    replace_body_atonce(sre: string, sval: string): number;
+    /** Replace every match inside the received header fields (each field matched on its own). 1 done, -1 no match or refused. */
+    replace_hdrs(sre: string, sval: string): number;
+    /** sed-like '/re/repl/flags' over the received message (flags i, g, s; \1 groups, pseudo-variables). 1 done, -1 no match or invalid. */
+    subst(subst: string): number;
+    /** sed-like '/re/repl/flags' over the received body. 1 done, -1 no match or invalid. */
+    subst_body(subst: string): number;
+    /** sed-like '/re/repl/flags' over the body of received header fields: flags a (all), f (first), l (last). 1 done, -1 no match or invalid. */
+    subst_hf(hname: string, subst: string, flags: string): number;
+    /** sed-like '/re/repl/flags' over the (current) Request-URI. 1 done, -1 no match, invalid result or a reply. */
+    subst_uri(subst: string): number;
+    /** sed-like '/re/repl/flags' over the user part of the (current) Request-URI ("" when it has none). 1 done, -1 no match or invalid. */
+    subst_user(subst: string): number;
+    /** Apply '/re/repl/flags' to itext and store the result in the pseudo-variable opv. 1 done, -1 no match (opv untouched) or invalid. */
+    subst_v(itext: string, subex: string, opv: string): number;
+    /** Does the received message have a header of this name (compact forms included)? 1 yes, -1 no. */
+    is_present_hf(hname: string): number;
+    /** Does the received message have a header whose name matches the regular expression? 1 yes, -1 no. */
+    is_present_hf_re(ematch: string): number;
+    /** Remove every header of this name (compact forms included). The number removed, -1 when none. */
+    remove_hf(hname: string): number;
+    /** Remove every header whose name matches the regular expression. The number removed, -1 when none. */
+    remove_hf_re(ematch: string): number;
+    /** Remove every header whose name matches ematch but not eskip. The number removed, -1 when none. */
+    remove_hf_exp(ematch: string, eskip: string): number;
+    /** Remove the idx-th header of this name (0 the first, -1 the last). 1 done, -1 no such header. */
+    remove_hf_idx(hname: string, idx: number): number;
+    /** ksr extension (Kamailio has it in the native config only): add header lines ("Name: value\r\n") after the last header. 1 ok, -1 invalid. */
+    append_hf(txt: string): number;
+    /** ksr extension: add header lines before the first header. 1 ok, -1 invalid. */
+    insert_hf(txt: string): number;
+    /** ksr extension: append the header prefix + received Request-URI + suffix (e.g. "CC-Diversion: ", "\r\n"). 1 ok, -1 invalid or a reply. */
+    append_urihf(prefix: string, suffix: string): number;
+    /** Does a received Privacy header list this privacy value (id, header, session, user, none, critical)? 1 yes, -1 no. */
+    is_privacy(privacy: string): number;
+    /** Does the received message have a (non-empty) body? 1 yes, -1 no. */
+    has_body(): number;
+    /** Does the received message have a body of this type ("application/sdp"; also a part of a multipart body)? 1 yes, -1 no. */
+    has_body_type(ctype: string): number;
+    /** Replace the body and its Content-Type (Content-Length follows). 1 ok, -1 invalid content type. */
+    set_body(nb: string, nc: string): number;
+    /** Body and Content-Type of the replies this server generates for the request (sl_send_reply, t_reply). 1 ok, -1 invalid or a reply. */
+    set_reply_body(nb: string, nc: string): number;
+    /** Keep only the first part of this type of a multipart body (the body becomes that part; Content-Type is left to the script). 1 ok, -1 no such part. */
+    filter_body(content_type: string): number;
+    /** Add a part to a multipart body (a single body becomes multipart/mixed, boundary "unique-boundary-1"). 1 ok, -1 invalid. */
+    append_body_part(txt: string, ct: string): number;
+    /** append_body_part with a Content-Disposition. 1 ok, -1 invalid. */
+    append_body_part_cd(txt: string, ct: string, cd: string): number;
+    /** append_body_part with the content given in hexadecimal (binary parts). 1 ok, -1 invalid. */
+    append_body_part_hex(txt: string, ct: string): number;
+    /** append_body_part_hex with a Content-Disposition. 1 ok, -1 invalid. */
+    append_body_part_hex_cd(htxt: string, ct: string, cd: string): number;
+    /** Remove the first part of this type from a multipart body. 1 ok, -1 no such part. */
+    remove_body_part(content_type: string): number;
+    /** Store the content of the first body part of this type in a pseudo-variable. 1 ok, -1 no such part. */
+    get_body_part(ctype: string, pvname: string): number;
+    /** Store the first body part of this type, with its delimiter line and headers, in a pseudo-variable. 1 ok, -1 no such part. */
+    get_body_part_raw(ctype: string, pvname: string): number;
+    /** Is an audio stream of the received SDP on hold? 1 RFC 2543 (c= 0.0.0.0), 2 RFC 3264 (sendonly/inactive), -1 no. */
+    is_audio_on_hold(): number;
+    /** Are the strings equal (case-sensitive)? 1 yes, -1 no. */
+    cmp_str(s1: string, s2: string): number;
+    /** Are the strings equal ignoring case? 1 yes, -1 no. */
+    cmp_istr(s1: string, s2: string): number;
+    /** Does s1 start with s2? 1 yes, -1 no. */
+    starts_with(s1: string, s2: string): number;
+    /** Does vstr end with vsuffix? 1 yes, -1 no. */
+    ends_with(vstr: string, vsuffix: string): number;
+    /** Does txt contain any of the characters of clist? 1 yes, -1 no. */
+    str_any_in(txt: string, clist: string): number;
+    /** Is subject one of the items of list (separated by the one-character vsep, blanks around items ignored)? 1 yes, -1 no. */
+    in_list(subject: string, list: string, vsep: string): number;
+    /** Does subject start with one of the (non-empty) items of list? 1 yes, -1 no. */
+    in_list_prefix(subject: string, list: string, vsep: string): number;
+  };
+  /** KSR.textopsx */
+  readonly textopsx: {
+    /** Apply the pending changes (lumps) now: the message is rebuilt and parsed again, so later searches and reads see them. Request route or core reply route. 1 ok, -1 error (old message kept). */
+    msg_apply_changes(): number;
+    /** Replace the whole message with this text (parsed; a request stays a request). 1 ok, -1 error (old message kept). */
+    msg_set_buffer(obuf: string): number;
+    /** Change the status code and reason phrase of the reply being routed ("" = the standard phrase); 1xx/2xx keep their class. Applies the pending changes too. 1 ok, -1 error. */
+    change_reply_status(code: number, reason: string): number;
+    /** Change the status code of the reply being routed (the reason phrase stays). 1 ok, -1 error. */
+    change_reply_status_code(code: number): number;
+    /** Remove the body (Content-Length: 0; Content-Type goes too). 1 ok. */
+    remove_body(): number;
+    /** Remove every header but Via, From, To, Call-ID, CSeq, Content-Length, Content-Type, Max-Forwards, Contact, Route, Record-Route. 1 ok. */
+    keep_hf(): number;
+    /** Like keep_hf, also keeping the headers whose name matches the regular expression (case-insensitive). 1 ok, -1 invalid. */
+    keep_hf_re(sre: string): number;
+    /** Does val match the shell pattern (* ? [...])? 1 yes, -1 no. */
+    fnmatch(val: string, match: string): number;
+    /** fnmatch with flags: "i" ignores case. 1 yes, -1 no or invalid flags. */
+    fnmatch_ex(val: string, match: string, flags: string): number;
+    /** NAME: add a new header NAME: val at the end. NAME[IDX]: add val after the IDX-th value (1 first, -1 last), or a new header when there is none. 1 ok, -1 invalid. */
+    append_hf_value(hexp: string, val: string): number;
+    /** NAME: add a new header NAME: val before the first NAME header (at the top when none). NAME[IDX]: add val before the IDX-th value, or a new header when there is none. 1 ok, -1 invalid. */
+    insert_hf_value(hexp: string, val: string): number;
+    /** Remove the addressed value(s) (NAME = NAME[1], NAME[-1], NAME[*]) — a header left empty goes — or, with .PARAM, that parameter of them. 1 ok, -1 nothing addressed or invalid. */
+    remove_hf_value(hexp: string): number;
+    /** Set the addressed value(s) (NAME = NAME[1]; NAME[*] all) to val, or with .PARAM set that parameter (added when absent; "" = a parameter without value). 1 ok, -1 nothing addressed or invalid. */
+    assign_hf_value(hexp: string, val: string): number;
+    /** Add val to the values of header NAME unless there already (case-insensitive), e.g. Supported: path. 1 ok, -1 invalid. */
+    include_hf_value(hexp: string, val: string): number;
+    /** Remove val (case-insensitive) from the values of header NAME; a header left empty goes. 1 ok (also when absent), -1 invalid. */
+    exclude_hf_value(hexp: string, val: string): number;
+    /** Is val (case-insensitive) one of the values of header NAME (underscores in NAME count as dashes)? 1 yes, -1 no. */
+    hf_value_exists(hexp: string, val: string): number;
+    /** Start (or restart) a header iterator named iname, before the first header (up to 4 at once). 1 ok, -1 too many. */
+    hf_iterator_start(iname: string): number;
+    /** Move to the next header of the current header list. 1 on a header, -1 past the last (or no iterator). */
+    hf_iterator_next(iname: string): number;
+    /** Move to the previous header. 1 on a header, -1 before the first. */
+    hf_iterator_prev(iname: string): number;
+    /** Close the header iterator. 1 ok, -1 no such iterator. */
+    hf_iterator_end(iname: string): number;
+    /** Name of the header the iterator is on (null when none); also $hfitname(iname). */
+    hf_iterator_hname(iname: string): string | number | null;
+    /** Body of the header the iterator is on (null when none); also $hfitbody(iname). */
+    hf_iterator_hbody(iname: string): string | number | null;
+    /** Remove the header the iterator is on (next() goes on with the one after it). 1 ok, -1 not on a header. */
+    hf_iterator_rm(iname: string): number;
+    /** Add header lines ("Name: value\r\n") after the header the iterator is on (not visited by next()). 1 ok, -1 error. */
+    hf_iterator_append(iname: string, htext: string): number;
+    /** Add header lines before the header the iterator is on. 1 ok, -1 error. */
+    hf_iterator_insert(iname: string, htext: string): number;
+    /** Start (or restart) an iterator over the lines of the current body (up to 4 at once). 1 ok, -1 too many. */
+    bl_iterator_start(iname: string): number;
+    /** Move to the next body line (lines added by bl_iterator_append/insert are skipped). 1 on a line, -1 past the last. */
+    bl_iterator_next(iname: string): number;
+    /** Close the body line iterator. 1 ok, -1 no such iterator. */
+    bl_iterator_end(iname: string): number;
+    /** The body line the iterator is on, with its line end (null when none); also $blitval(iname). */
+    bl_iterator_value(iname: string): string | number | null;
+    /** Remove the body line the iterator is on. 1 ok, -1 not on a line or the body changed. */
+    bl_iterator_rm(iname: string): number;
+    /** Add text (give its line end) after the body line the iterator is on. 1 ok, -1 error. */
+    bl_iterator_append(iname: string, text: string): number;
+    /** Add text (give its line end) before the body line the iterator is on. 1 ok, -1 error. */
+    bl_iterator_insert(iname: string, text: string): number;
   };
   /** KSR.x */
   readonly x: {

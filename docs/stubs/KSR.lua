@@ -402,6 +402,105 @@ function KSR.get_debug() end
 ---@return integer
 function KSR.route(name) end
 
+---@class KSR.corex
+KSR.corex = {}
+
+---Add a branch with the current Request-URI (and $du, path, branch flags, send socket) to the destination set. 1 ok, -1 too many branches or a reply.
+---@return integer
+function KSR.corex.append_branch() end
+
+---Add a branch with this SIP URI (and the message $du, path, branch flags, send socket) to the destination set. 1 ok, -1 invalid.
+---@param uri string
+---@return integer
+function KSR.corex.append_branch_uri(uri) end
+
+---append_branch_uri with a q value ("0".."1", e.g. "0.5"). 1 ok, -1 invalid.
+---@param uri string
+---@param q string
+---@return integer
+function KSR.corex.append_branch_uri_q(uri, q) end
+
+---Set extended message flag 0..63. 1 ok, -1 out of range.
+---@param fval integer
+---@return integer
+function KSR.corex.setxflag(fval) end
+
+---Reset extended message flag 0..63. 1 ok, -1 out of range.
+---@param fval integer
+---@return integer
+function KSR.corex.resetxflag(fval) end
+
+---Is extended message flag 0..63 set? 1 yes, -1 no or out of range.
+---@param fval integer
+---@return integer
+function KSR.corex.isxflagset(fval) end
+
+---Send the message (and the branches appended afterwards) from this listen socket: "proto:ip:port" (proto and port optional). 1 ok, -1 no such socket.
+---@param ssock string
+---@return integer
+function KSR.corex.set_send_socket(ssock) end
+
+---Not supported (listen sockets have no names in ksr): -1.
+---@param ssock string
+---@return integer
+function KSR.corex.set_send_socket_name(ssock) end
+
+---Treat the message as received on this listen socket ("proto:ip:port"): $Ri, $Rp and the socket replies leave from change. 1 ok, -1 no such socket.
+---@param ssock string
+---@return integer
+function KSR.corex.set_recv_socket(ssock) end
+
+---Not supported (listen sockets have no names in ksr): -1.
+---@param ssock string
+---@return integer
+function KSR.corex.set_recv_socket_name(ssock) end
+
+---Is this the name of a listen socket? Always -1: listen sockets have no names in ksr.
+---@param sockname string
+---@return integer
+function KSR.corex.is_socket_name(sockname) end
+
+---Treat the message as coming from this address: "[proto:]ip:port" ($si, $sp, and where replies go). 1 ok, -1 invalid.
+---@param saddr string
+---@return integer
+function KSR.corex.set_source_address(saddr) end
+
+---Send raw data to a SIP URI with an IP address (udp or tcp by ;transport=, port 5060 by default). 1 handed to the transport, -1 invalid (no DNS).
+---@param uri string
+---@param data string
+---@return integer
+function KSR.corex.send_data(uri, data) end
+
+---send_data from the listen socket sock ("proto:ip:port"); the URI transport defaults to the socket protocol. 1 handed to the transport, -1 invalid.
+---@param uri string
+---@param sock string
+---@param data string
+---@return integer
+function KSR.corex.sendx(uri, sock, data) end
+
+---Does the (current) Request-URI have a user part (a tel: number counts)? 1 yes, -1 no or a reply.
+---@return integer
+function KSR.corex.has_ruri_user() end
+
+---Does the message have a (non-empty) User-Agent header? 1 yes, -1 no.
+---@return integer
+function KSR.corex.has_user_agent() end
+
+---Is the message the internal faked one (event routes, script start-up)? 1 yes, -1 a message from the network.
+---@return integer
+function KSR.corex.is_faked_msg() end
+
+---The content of a text file (UTF-8), null when it cannot be read. Blocks the worker while reading.
+---@param fname string
+---@return string|integer|nil
+function KSR.corex.file_read(fname) end
+
+---Write the text to a file (created or replaced). 1 ok, -1 error. Blocks the worker while writing.
+---@param fname string
+---@param fdata string
+---@return integer
+function KSR.corex.file_write(fname, fdata) end
+
 ---@class KSR.hdr
 KSR.hdr = {}
 
@@ -1494,6 +1593,188 @@ function KSR.sanity.sanity_check_defaults() end
 ---@return integer
 function KSR.sanity.sanity_reply() end
 
+---@class KSR.siputils
+KSR.siputils = {}
+
+---Does the To header have a tag (a request inside a dialog)? 1 yes, -1 no.
+---@return integer
+function KSR.siputils.has_totag() end
+
+---Is the message a request? 1 yes, -1 no.
+---@return integer
+function KSR.siputils.is_request() end
+
+---Is the message a reply? 1 yes, -1 no.
+---@return integer
+function KSR.siputils.is_reply() end
+
+---Is the message SIP (always, ksr handles no HTTP)? 1.
+---@return integer
+function KSR.siputils.is_sip() end
+
+---Is the message HTTP? -1: ksr receives SIP only.
+---@return integer
+function KSR.siputils.is_http() end
+
+---Is this server the first hop? A request: it has a single Via. A reply: its top Record-Route is this server and, with mode 0, an IP address that is not the source of the reply (mode 1: any host). 1 yes, -1 no.
+---@return integer
+function KSR.siputils.is_first_hop() end
+
+---Is this server the first hop? A request: it has a single Via. A reply: its top Record-Route is this server and, with mode 0, an IP address that is not the source of the reply (mode 1: any host). 1 yes, -1 no.
+---@param mode integer
+---@return integer
+function KSR.siputils.is_first_hop_mode(mode) end
+
+---Is suser the user of the digest credentials (Proxy-Authorization, else Authorization)? 1 yes, -1 no.
+---@param suser string
+---@return integer
+function KSR.siputils.is_user(suser) end
+
+---ksr extension: is the option tag (path, 100rel, timer, gruu, outbound, …) listed in a Supported header? 1 yes, -1 no.
+---@param option string
+---@return integer
+function KSR.siputils.is_supported(option) end
+
+---Does the message have a Date header no older than tdiff seconds? 1 yes, -1 no (or no/unparsable Date).
+---@param tdiff integer
+---@return integer
+function KSR.siputils.hdr_date_check(tdiff) end
+
+---Answer an OPTIONS for this server (no user in the R-URI) with 200 OK and Allow, Accept, Accept-Encoding, Accept-Language, Supported (modparams; empty ones left out). 1 sent, -1 not such a request.
+---@return integer
+function KSR.siputils.options_reply() end
+
+---Is the string a valid sip:, sips:, tel: or urn: URI? 1 yes, -1 no.
+---@param suri string
+---@return integer
+function KSR.siputils.is_uri(suri) end
+
+---Does the (current) Request-URI have this parameter without a value? 1 yes, -1 no.
+---@param sparam string
+---@return integer
+function KSR.siputils.uri_param(sparam) end
+
+---Does the (current) Request-URI have this parameter, with or without a value? 1 yes, -1 no.
+---@param sparam string
+---@return integer
+function KSR.siputils.uri_param_any(sparam) end
+
+---Does the (current) Request-URI have this parameter with this value (case-sensitive)? 1 yes, -1 no.
+---@param sparam string
+---@param svalue string
+---@return integer
+function KSR.siputils.uri_param_value(sparam, svalue) end
+
+---Append a parameter ("name" or "name=value") to the Request-URI. 1 ok, -1 invalid.
+---@param param string
+---@return integer
+function KSR.siputils.add_uri_param(param) end
+
+---Remove a parameter from the Request-URI. 1 removed, -1 absent or invalid.
+---@param sparam string
+---@return integer
+function KSR.siputils.uri_param_rm(sparam) end
+
+---Is the (current) Request-URI a GRUU (RFC 5627)? 1 public (gr=value), 2 temporary (gr without value), -1 no.
+---@return integer
+function KSR.siputils.is_gruu() end
+
+---Are the two URIs equal by the RFC 3261 §19.1.4 rules? 1 yes, -1 no (or one does not parse).
+---@param uri1 string
+---@param uri2 string
+---@return integer
+function KSR.siputils.cmp_uri(uri1, uri2) end
+
+---Are the two SIP URIs the same address of record (user, host ignoring case, port)? "sip:" is added when missing. 1 yes, -1 no.
+---@param uri1 string
+---@param uri2 string
+---@return integer
+function KSR.siputils.cmp_aor(uri1, uri2) end
+
+---Do the two names name the same header (any case, compact forms)? 1 yes, -1 no.
+---@param shname1 string
+---@param shname2 string
+---@return integer
+function KSR.siputils.cmp_hdr_name(shname1, shname2) end
+
+---ksr extension: turn a tel: URI into sip:number;params@hostpart;user=phone (RFC 3261 §19.1.6) and store it in the pseudo-variable res. 1 converted, 2 not a tel: URI (res untouched), -1 error.
+---@param uri string
+---@param hostpart string
+---@param res string
+---@return integer
+function KSR.siputils.tel2sip(uri, hostpart, res) end
+
+---Is the string only decimal digits (and not empty)? 1 yes, -1 no.
+---@param tval string
+---@return integer
+function KSR.siputils.is_numeric(tval) end
+
+---Is the string only ASCII letters and digits (and not empty)? 1 yes, -1 no.
+---@param tval string
+---@return integer
+function KSR.siputils.is_alphanum(tval) end
+
+---Is the string only ASCII letters, digits and characters of eset (and not empty)? 1 yes, -1 no.
+---@param tval string
+---@param eset string
+---@return integer
+function KSR.siputils.is_alphanumex(tval, eset) end
+
+---Is the string a telephone number: an optional + then digits? 1 yes, -1 no.
+---@param tval string
+---@return integer
+function KSR.siputils.is_tel_number(tval) end
+
+---ksr extension: is the string an E.164 number (+ and 2 to 15 digits)? 1 yes, -1 no.
+---@param tval string
+---@return integer
+function KSR.siputils.is_e164(tval) end
+
+---ksr extension: is the user part of the URI an E.164 number? 1 yes, -1 no.
+---@param uri string
+---@return integer
+function KSR.siputils.is_uri_user_e164(uri) end
+
+---Rewrite every Contact URI sip:user:password@host:port;transport=proto as sip:eprefix*user*password*host*port*proto@eaddr (separator: contact_flds_separator; other URI parameters are dropped). 1 ok, -1 error or no Contact.
+---@param eprefix string
+---@param eaddr string
+---@return integer
+function KSR.siputils.encode_contact(eprefix, eaddr) end
+
+---Decode a Request-URI made by encode_contact back into sip:user:password@host:port;transport=proto. 1 ok, -1 not encoded.
+---@return integer
+function KSR.siputils.decode_contact() end
+
+---Decode the Contact URIs made by encode_contact (others are left alone). 1 when one was decoded, -1 none.
+---@return integer
+function KSR.siputils.decode_contact_header() end
+
+---Replace every Contact URI by the SIP URI saddr with a parameter nparam holding the old URI in base64url. 1 ok, -1 error or no Contact.
+---@param nparam string
+---@param saddr string
+---@return integer
+function KSR.siputils.contact_param_encode(nparam, saddr) end
+
+---Replace every Contact URI that has the parameter nparam by the URI it encodes (contact_param_encode). 1 when one was decoded, -1 none or invalid.
+---@param nparam string
+---@return integer
+function KSR.siputils.contact_param_decode(nparam) end
+
+---Replace the Request-URI by the URI its parameter nparam encodes (contact_param_encode). 1 ok, -1 no such parameter or invalid.
+---@param nparam string
+---@return integer
+function KSR.siputils.contact_param_decode_ruri(nparam) end
+
+---Remove the parameter nparam from every Contact URI. 1 when one was removed, -1 none.
+---@param nparam string
+---@return integer
+function KSR.siputils.contact_param_rm(nparam) end
+
+---Does a Contact URI have the parameter nparam? 1 yes, -1 no.
+---@param nparam string
+---@return integer
+function KSR.siputils.contact_param_check(nparam) end
+
 ---@class KSR.sl
 KSR.sl = {}
 
@@ -1529,6 +1810,458 @@ function KSR.sl.send_reply_error() end
 ---@param reason string
 ---@return integer
 function KSR.sl.sl_forward_reply(code, reason) end
+
+---@class KSR.textops
+KSR.textops = {}
+
+---Does the regular expression match the message as received (start line, headers, body)? Case-insensitive, line by line. 1 yes, -1 no or invalid.
+---@param sre string
+---@return integer
+function KSR.textops.search(sre) end
+
+---Does the regular expression match the received body? 1 yes, -1 no or invalid.
+---@param sre string
+---@return integer
+function KSR.textops.search_body(sre) end
+
+---Does the regular expression match the body of a received header: flags a (any field, also ""), f (the first), l (the last)? 1 yes, -1 no.
+---@param hname string
+---@param sre string
+---@param flags string
+---@return integer
+function KSR.textops.search_hf(hname, sre, flags) end
+
+---Does the regular expression match the string? 1 yes, -1 no or invalid.
+---@param stext string
+---@param sre string
+---@return integer
+function KSR.textops.search_str(stext, sre) end
+
+---Add val after the first match in the received message. 1 done, -1 no match or refused.
+---@param ematch string
+---@param val string
+---@return integer
+function KSR.textops.search_append(ematch, val) end
+
+---Add val after the first match in the received body. 1 done, -1 no match or refused.
+---@param ematch string
+---@param val string
+---@return integer
+function KSR.textops.search_append_body(ematch, val) end
+
+---Replace the first match in the received message with sval (plain text). 1 done, -1 no match or refused.
+---@param sre string
+---@param sval string
+---@return integer
+function KSR.textops.replace(sre, sval) end
+
+---Replace every match in the received message with sval. 1 done, -1 no match or refused.
+---@param sre string
+---@param sval string
+---@return integer
+function KSR.textops.replace_all(sre, sval) end
+
+---Replace the first match in the received body. 1 done, -1 no match or refused.
+---@param sre string
+---@param sval string
+---@return integer
+function KSR.textops.replace_body(sre, sval) end
+
+---Replace every match in the received body (matching line by line). 1 done, -1 no match or refused.
+---@param sre string
+---@param sval string
+---@return integer
+function KSR.textops.replace_body_all(sre, sval) end
+
+---Replace every match in the received body, matching over the whole body (. matches line ends, ^/$ are the body start/end). 1 done, -1 no match.
+---@param sre string
+---@param sval string
+---@return integer
+function KSR.textops.replace_body_atonce(sre, sval) end
+
+---Replace every match inside the received header fields (each field matched on its own). 1 done, -1 no match or refused.
+---@param sre string
+---@param sval string
+---@return integer
+function KSR.textops.replace_hdrs(sre, sval) end
+
+---sed-like '/re/repl/flags' over the received message (flags i, g, s; \1 groups, pseudo-variables). 1 done, -1 no match or invalid.
+---@param subst string
+---@return integer
+function KSR.textops.subst(subst) end
+
+---sed-like '/re/repl/flags' over the received body. 1 done, -1 no match or invalid.
+---@param subst string
+---@return integer
+function KSR.textops.subst_body(subst) end
+
+---sed-like '/re/repl/flags' over the body of received header fields: flags a (all), f (first), l (last). 1 done, -1 no match or invalid.
+---@param hname string
+---@param subst string
+---@param flags string
+---@return integer
+function KSR.textops.subst_hf(hname, subst, flags) end
+
+---sed-like '/re/repl/flags' over the (current) Request-URI. 1 done, -1 no match, invalid result or a reply.
+---@param subst string
+---@return integer
+function KSR.textops.subst_uri(subst) end
+
+---sed-like '/re/repl/flags' over the user part of the (current) Request-URI ("" when it has none). 1 done, -1 no match or invalid.
+---@param subst string
+---@return integer
+function KSR.textops.subst_user(subst) end
+
+---Apply '/re/repl/flags' to itext and store the result in the pseudo-variable opv. 1 done, -1 no match (opv untouched) or invalid.
+---@param itext string
+---@param subex string
+---@param opv string
+---@return integer
+function KSR.textops.subst_v(itext, subex, opv) end
+
+---Does the received message have a header of this name (compact forms included)? 1 yes, -1 no.
+---@param hname string
+---@return integer
+function KSR.textops.is_present_hf(hname) end
+
+---Does the received message have a header whose name matches the regular expression? 1 yes, -1 no.
+---@param ematch string
+---@return integer
+function KSR.textops.is_present_hf_re(ematch) end
+
+---Remove every header of this name (compact forms included). The number removed, -1 when none.
+---@param hname string
+---@return integer
+function KSR.textops.remove_hf(hname) end
+
+---Remove every header whose name matches the regular expression. The number removed, -1 when none.
+---@param ematch string
+---@return integer
+function KSR.textops.remove_hf_re(ematch) end
+
+---Remove every header whose name matches ematch but not eskip. The number removed, -1 when none.
+---@param ematch string
+---@param eskip string
+---@return integer
+function KSR.textops.remove_hf_exp(ematch, eskip) end
+
+---Remove the idx-th header of this name (0 the first, -1 the last). 1 done, -1 no such header.
+---@param hname string
+---@param idx integer
+---@return integer
+function KSR.textops.remove_hf_idx(hname, idx) end
+
+---ksr extension (Kamailio has it in the native config only): add header lines ("Name: value\r\n") after the last header. 1 ok, -1 invalid.
+---@param txt string
+---@return integer
+function KSR.textops.append_hf(txt) end
+
+---ksr extension: add header lines before the first header. 1 ok, -1 invalid.
+---@param txt string
+---@return integer
+function KSR.textops.insert_hf(txt) end
+
+---ksr extension: append the header prefix + received Request-URI + suffix (e.g. "CC-Diversion: ", "\r\n"). 1 ok, -1 invalid or a reply.
+---@param prefix string
+---@param suffix string
+---@return integer
+function KSR.textops.append_urihf(prefix, suffix) end
+
+---Does a received Privacy header list this privacy value (id, header, session, user, none, critical)? 1 yes, -1 no.
+---@param privacy string
+---@return integer
+function KSR.textops.is_privacy(privacy) end
+
+---Does the received message have a (non-empty) body? 1 yes, -1 no.
+---@return integer
+function KSR.textops.has_body() end
+
+---Does the received message have a body of this type ("application/sdp"; also a part of a multipart body)? 1 yes, -1 no.
+---@param ctype string
+---@return integer
+function KSR.textops.has_body_type(ctype) end
+
+---Replace the body and its Content-Type (Content-Length follows). 1 ok, -1 invalid content type.
+---@param nb string
+---@param nc string
+---@return integer
+function KSR.textops.set_body(nb, nc) end
+
+---Body and Content-Type of the replies this server generates for the request (sl_send_reply, t_reply). 1 ok, -1 invalid or a reply.
+---@param nb string
+---@param nc string
+---@return integer
+function KSR.textops.set_reply_body(nb, nc) end
+
+---Keep only the first part of this type of a multipart body (the body becomes that part; Content-Type is left to the script). 1 ok, -1 no such part.
+---@param content_type string
+---@return integer
+function KSR.textops.filter_body(content_type) end
+
+---Add a part to a multipart body (a single body becomes multipart/mixed, boundary "unique-boundary-1"). 1 ok, -1 invalid.
+---@param txt string
+---@param ct string
+---@return integer
+function KSR.textops.append_body_part(txt, ct) end
+
+---append_body_part with a Content-Disposition. 1 ok, -1 invalid.
+---@param txt string
+---@param ct string
+---@param cd string
+---@return integer
+function KSR.textops.append_body_part_cd(txt, ct, cd) end
+
+---append_body_part with the content given in hexadecimal (binary parts). 1 ok, -1 invalid.
+---@param txt string
+---@param ct string
+---@return integer
+function KSR.textops.append_body_part_hex(txt, ct) end
+
+---append_body_part_hex with a Content-Disposition. 1 ok, -1 invalid.
+---@param htxt string
+---@param ct string
+---@param cd string
+---@return integer
+function KSR.textops.append_body_part_hex_cd(htxt, ct, cd) end
+
+---Remove the first part of this type from a multipart body. 1 ok, -1 no such part.
+---@param content_type string
+---@return integer
+function KSR.textops.remove_body_part(content_type) end
+
+---Store the content of the first body part of this type in a pseudo-variable. 1 ok, -1 no such part.
+---@param ctype string
+---@param pvname string
+---@return integer
+function KSR.textops.get_body_part(ctype, pvname) end
+
+---Store the first body part of this type, with its delimiter line and headers, in a pseudo-variable. 1 ok, -1 no such part.
+---@param ctype string
+---@param pvname string
+---@return integer
+function KSR.textops.get_body_part_raw(ctype, pvname) end
+
+---Is an audio stream of the received SDP on hold? 1 RFC 2543 (c= 0.0.0.0), 2 RFC 3264 (sendonly/inactive), -1 no.
+---@return integer
+function KSR.textops.is_audio_on_hold() end
+
+---Are the strings equal (case-sensitive)? 1 yes, -1 no.
+---@param s1 string
+---@param s2 string
+---@return integer
+function KSR.textops.cmp_str(s1, s2) end
+
+---Are the strings equal ignoring case? 1 yes, -1 no.
+---@param s1 string
+---@param s2 string
+---@return integer
+function KSR.textops.cmp_istr(s1, s2) end
+
+---Does s1 start with s2? 1 yes, -1 no.
+---@param s1 string
+---@param s2 string
+---@return integer
+function KSR.textops.starts_with(s1, s2) end
+
+---Does vstr end with vsuffix? 1 yes, -1 no.
+---@param vstr string
+---@param vsuffix string
+---@return integer
+function KSR.textops.ends_with(vstr, vsuffix) end
+
+---Does txt contain any of the characters of clist? 1 yes, -1 no.
+---@param txt string
+---@param clist string
+---@return integer
+function KSR.textops.str_any_in(txt, clist) end
+
+---Is subject one of the items of list (separated by the one-character vsep, blanks around items ignored)? 1 yes, -1 no.
+---@param subject string
+---@param list string
+---@param vsep string
+---@return integer
+function KSR.textops.in_list(subject, list, vsep) end
+
+---Does subject start with one of the (non-empty) items of list? 1 yes, -1 no.
+---@param subject string
+---@param list string
+---@param vsep string
+---@return integer
+function KSR.textops.in_list_prefix(subject, list, vsep) end
+
+---@class KSR.textopsx
+KSR.textopsx = {}
+
+---Apply the pending changes (lumps) now: the message is rebuilt and parsed again, so later searches and reads see them. Request route or core reply route. 1 ok, -1 error (old message kept).
+---@return integer
+function KSR.textopsx.msg_apply_changes() end
+
+---Replace the whole message with this text (parsed; a request stays a request). 1 ok, -1 error (old message kept).
+---@param obuf string
+---@return integer
+function KSR.textopsx.msg_set_buffer(obuf) end
+
+---Change the status code and reason phrase of the reply being routed ("" = the standard phrase); 1xx/2xx keep their class. Applies the pending changes too. 1 ok, -1 error.
+---@param code integer
+---@param reason string
+---@return integer
+function KSR.textopsx.change_reply_status(code, reason) end
+
+---Change the status code of the reply being routed (the reason phrase stays). 1 ok, -1 error.
+---@param code integer
+---@return integer
+function KSR.textopsx.change_reply_status_code(code) end
+
+---Remove the body (Content-Length: 0; Content-Type goes too). 1 ok.
+---@return integer
+function KSR.textopsx.remove_body() end
+
+---Remove every header but Via, From, To, Call-ID, CSeq, Content-Length, Content-Type, Max-Forwards, Contact, Route, Record-Route. 1 ok.
+---@return integer
+function KSR.textopsx.keep_hf() end
+
+---Like keep_hf, also keeping the headers whose name matches the regular expression (case-insensitive). 1 ok, -1 invalid.
+---@param sre string
+---@return integer
+function KSR.textopsx.keep_hf_re(sre) end
+
+---Does val match the shell pattern (* ? [...])? 1 yes, -1 no.
+---@param val string
+---@param match string
+---@return integer
+function KSR.textopsx.fnmatch(val, match) end
+
+---fnmatch with flags: "i" ignores case. 1 yes, -1 no or invalid flags.
+---@param val string
+---@param match string
+---@param flags string
+---@return integer
+function KSR.textopsx.fnmatch_ex(val, match, flags) end
+
+---NAME: add a new header NAME: val at the end. NAME[IDX]: add val after the IDX-th value (1 first, -1 last), or a new header when there is none. 1 ok, -1 invalid.
+---@param hexp string
+---@param val string
+---@return integer
+function KSR.textopsx.append_hf_value(hexp, val) end
+
+---NAME: add a new header NAME: val before the first NAME header (at the top when none). NAME[IDX]: add val before the IDX-th value, or a new header when there is none. 1 ok, -1 invalid.
+---@param hexp string
+---@param val string
+---@return integer
+function KSR.textopsx.insert_hf_value(hexp, val) end
+
+---Remove the addressed value(s) (NAME = NAME[1], NAME[-1], NAME[*]) — a header left empty goes — or, with .PARAM, that parameter of them. 1 ok, -1 nothing addressed or invalid.
+---@param hexp string
+---@return integer
+function KSR.textopsx.remove_hf_value(hexp) end
+
+---Set the addressed value(s) (NAME = NAME[1]; NAME[*] all) to val, or with .PARAM set that parameter (added when absent; "" = a parameter without value). 1 ok, -1 nothing addressed or invalid.
+---@param hexp string
+---@param val string
+---@return integer
+function KSR.textopsx.assign_hf_value(hexp, val) end
+
+---Add val to the values of header NAME unless there already (case-insensitive), e.g. Supported: path. 1 ok, -1 invalid.
+---@param hexp string
+---@param val string
+---@return integer
+function KSR.textopsx.include_hf_value(hexp, val) end
+
+---Remove val (case-insensitive) from the values of header NAME; a header left empty goes. 1 ok (also when absent), -1 invalid.
+---@param hexp string
+---@param val string
+---@return integer
+function KSR.textopsx.exclude_hf_value(hexp, val) end
+
+---Is val (case-insensitive) one of the values of header NAME (underscores in NAME count as dashes)? 1 yes, -1 no.
+---@param hexp string
+---@param val string
+---@return integer
+function KSR.textopsx.hf_value_exists(hexp, val) end
+
+---Start (or restart) a header iterator named iname, before the first header (up to 4 at once). 1 ok, -1 too many.
+---@param iname string
+---@return integer
+function KSR.textopsx.hf_iterator_start(iname) end
+
+---Move to the next header of the current header list. 1 on a header, -1 past the last (or no iterator).
+---@param iname string
+---@return integer
+function KSR.textopsx.hf_iterator_next(iname) end
+
+---Move to the previous header. 1 on a header, -1 before the first.
+---@param iname string
+---@return integer
+function KSR.textopsx.hf_iterator_prev(iname) end
+
+---Close the header iterator. 1 ok, -1 no such iterator.
+---@param iname string
+---@return integer
+function KSR.textopsx.hf_iterator_end(iname) end
+
+---Name of the header the iterator is on (null when none); also $hfitname(iname).
+---@param iname string
+---@return string|integer|nil
+function KSR.textopsx.hf_iterator_hname(iname) end
+
+---Body of the header the iterator is on (null when none); also $hfitbody(iname).
+---@param iname string
+---@return string|integer|nil
+function KSR.textopsx.hf_iterator_hbody(iname) end
+
+---Remove the header the iterator is on (next() goes on with the one after it). 1 ok, -1 not on a header.
+---@param iname string
+---@return integer
+function KSR.textopsx.hf_iterator_rm(iname) end
+
+---Add header lines ("Name: value\r\n") after the header the iterator is on (not visited by next()). 1 ok, -1 error.
+---@param iname string
+---@param htext string
+---@return integer
+function KSR.textopsx.hf_iterator_append(iname, htext) end
+
+---Add header lines before the header the iterator is on. 1 ok, -1 error.
+---@param iname string
+---@param htext string
+---@return integer
+function KSR.textopsx.hf_iterator_insert(iname, htext) end
+
+---Start (or restart) an iterator over the lines of the current body (up to 4 at once). 1 ok, -1 too many.
+---@param iname string
+---@return integer
+function KSR.textopsx.bl_iterator_start(iname) end
+
+---Move to the next body line (lines added by bl_iterator_append/insert are skipped). 1 on a line, -1 past the last.
+---@param iname string
+---@return integer
+function KSR.textopsx.bl_iterator_next(iname) end
+
+---Close the body line iterator. 1 ok, -1 no such iterator.
+---@param iname string
+---@return integer
+function KSR.textopsx.bl_iterator_end(iname) end
+
+---The body line the iterator is on, with its line end (null when none); also $blitval(iname).
+---@param iname string
+---@return string|integer|nil
+function KSR.textopsx.bl_iterator_value(iname) end
+
+---Remove the body line the iterator is on. 1 ok, -1 not on a line or the body changed.
+---@param iname string
+---@return integer
+function KSR.textopsx.bl_iterator_rm(iname) end
+
+---Add text (give its line end) after the body line the iterator is on. 1 ok, -1 error.
+---@param iname string
+---@param text string
+---@return integer
+function KSR.textopsx.bl_iterator_append(iname, text) end
+
+---Add text (give its line end) before the body line the iterator is on. 1 ok, -1 error.
+---@param iname string
+---@param text string
+---@return integer
+function KSR.textopsx.bl_iterator_insert(iname, text) end
 
 ---@class KSR.x
 KSR.x = {}

@@ -279,6 +279,86 @@ def route(name: str) -> int:
     """Kamailio runs a native route[name] block here; ksr has no native route blocks, so this logs an error and returns -1 (call a script function instead)."""
 
 
+class corex:
+    """KSR.corex"""
+
+    @staticmethod
+    def append_branch() -> int:
+        """Add a branch with the current Request-URI (and $du, path, branch flags, send socket) to the destination set. 1 ok, -1 too many branches or a reply."""
+
+    @staticmethod
+    def append_branch_uri(uri: str) -> int:
+        """Add a branch with this SIP URI (and the message $du, path, branch flags, send socket) to the destination set. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def append_branch_uri_q(uri: str, q: str) -> int:
+        """append_branch_uri with a q value ("0".."1", e.g. "0.5"). 1 ok, -1 invalid."""
+
+    @staticmethod
+    def setxflag(fval: int) -> int:
+        """Set extended message flag 0..63. 1 ok, -1 out of range."""
+
+    @staticmethod
+    def resetxflag(fval: int) -> int:
+        """Reset extended message flag 0..63. 1 ok, -1 out of range."""
+
+    @staticmethod
+    def isxflagset(fval: int) -> int:
+        """Is extended message flag 0..63 set? 1 yes, -1 no or out of range."""
+
+    @staticmethod
+    def set_send_socket(ssock: str) -> int:
+        """Send the message (and the branches appended afterwards) from this listen socket: "proto:ip:port" (proto and port optional). 1 ok, -1 no such socket."""
+
+    @staticmethod
+    def set_send_socket_name(ssock: str) -> int:
+        """Not supported (listen sockets have no names in ksr): -1."""
+
+    @staticmethod
+    def set_recv_socket(ssock: str) -> int:
+        """Treat the message as received on this listen socket ("proto:ip:port"): $Ri, $Rp and the socket replies leave from change. 1 ok, -1 no such socket."""
+
+    @staticmethod
+    def set_recv_socket_name(ssock: str) -> int:
+        """Not supported (listen sockets have no names in ksr): -1."""
+
+    @staticmethod
+    def is_socket_name(sockname: str) -> int:
+        """Is this the name of a listen socket? Always -1: listen sockets have no names in ksr."""
+
+    @staticmethod
+    def set_source_address(saddr: str) -> int:
+        """Treat the message as coming from this address: "[proto:]ip:port" ($si, $sp, and where replies go). 1 ok, -1 invalid."""
+
+    @staticmethod
+    def send_data(uri: str, data: str) -> int:
+        """Send raw data to a SIP URI with an IP address (udp or tcp by ;transport=, port 5060 by default). 1 handed to the transport, -1 invalid (no DNS)."""
+
+    @staticmethod
+    def sendx(uri: str, sock: str, data: str) -> int:
+        """send_data from the listen socket sock ("proto:ip:port"); the URI transport defaults to the socket protocol. 1 handed to the transport, -1 invalid."""
+
+    @staticmethod
+    def has_ruri_user() -> int:
+        """Does the (current) Request-URI have a user part (a tel: number counts)? 1 yes, -1 no or a reply."""
+
+    @staticmethod
+    def has_user_agent() -> int:
+        """Does the message have a (non-empty) User-Agent header? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_faked_msg() -> int:
+        """Is the message the internal faked one (event routes, script start-up)? 1 yes, -1 a message from the network."""
+
+    @staticmethod
+    def file_read(fname: str) -> str | int | None:
+        """The content of a text file (UTF-8), null when it cannot be read. Blocks the worker while reading."""
+
+    @staticmethod
+    def file_write(fname: str, fdata: str) -> int:
+        """Write the text to a file (created or replaced). 1 ok, -1 error. Blocks the worker while writing."""
+
+
 class hdr:
     """KSR.hdr"""
 
@@ -1139,6 +1219,154 @@ class sanity:
         """With modparam noreply=1: send the reply of the last failed sanity check of this request (1 sent, -1 none). With noreply=0 sanity_check already replied: 1."""
 
 
+class siputils:
+    """KSR.siputils"""
+
+    @staticmethod
+    def has_totag() -> int:
+        """Does the To header have a tag (a request inside a dialog)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_request() -> int:
+        """Is the message a request? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_reply() -> int:
+        """Is the message a reply? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_sip() -> int:
+        """Is the message SIP (always, ksr handles no HTTP)? 1."""
+
+    @staticmethod
+    def is_http() -> int:
+        """Is the message HTTP? -1: ksr receives SIP only."""
+
+    @staticmethod
+    def is_first_hop() -> int:
+        """Is this server the first hop? A request: it has a single Via. A reply: its top Record-Route is this server and, with mode 0, an IP address that is not the source of the reply (mode 1: any host). 1 yes, -1 no."""
+
+    @staticmethod
+    def is_first_hop_mode(mode: int) -> int:
+        """Is this server the first hop? A request: it has a single Via. A reply: its top Record-Route is this server and, with mode 0, an IP address that is not the source of the reply (mode 1: any host). 1 yes, -1 no."""
+
+    @staticmethod
+    def is_user(suser: str) -> int:
+        """Is suser the user of the digest credentials (Proxy-Authorization, else Authorization)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_supported(option: str) -> int:
+        """ksr extension: is the option tag (path, 100rel, timer, gruu, outbound, …) listed in a Supported header? 1 yes, -1 no."""
+
+    @staticmethod
+    def hdr_date_check(tdiff: int) -> int:
+        """Does the message have a Date header no older than tdiff seconds? 1 yes, -1 no (or no/unparsable Date)."""
+
+    @staticmethod
+    def options_reply() -> int:
+        """Answer an OPTIONS for this server (no user in the R-URI) with 200 OK and Allow, Accept, Accept-Encoding, Accept-Language, Supported (modparams; empty ones left out). 1 sent, -1 not such a request."""
+
+    @staticmethod
+    def is_uri(suri: str) -> int:
+        """Is the string a valid sip:, sips:, tel: or urn: URI? 1 yes, -1 no."""
+
+    @staticmethod
+    def uri_param(sparam: str) -> int:
+        """Does the (current) Request-URI have this parameter without a value? 1 yes, -1 no."""
+
+    @staticmethod
+    def uri_param_any(sparam: str) -> int:
+        """Does the (current) Request-URI have this parameter, with or without a value? 1 yes, -1 no."""
+
+    @staticmethod
+    def uri_param_value(sparam: str, svalue: str) -> int:
+        """Does the (current) Request-URI have this parameter with this value (case-sensitive)? 1 yes, -1 no."""
+
+    @staticmethod
+    def add_uri_param(param: str) -> int:
+        """Append a parameter ("name" or "name=value") to the Request-URI. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def uri_param_rm(sparam: str) -> int:
+        """Remove a parameter from the Request-URI. 1 removed, -1 absent or invalid."""
+
+    @staticmethod
+    def is_gruu() -> int:
+        """Is the (current) Request-URI a GRUU (RFC 5627)? 1 public (gr=value), 2 temporary (gr without value), -1 no."""
+
+    @staticmethod
+    def cmp_uri(uri1: str, uri2: str) -> int:
+        """Are the two URIs equal by the RFC 3261 §19.1.4 rules? 1 yes, -1 no (or one does not parse)."""
+
+    @staticmethod
+    def cmp_aor(uri1: str, uri2: str) -> int:
+        """Are the two SIP URIs the same address of record (user, host ignoring case, port)? "sip:" is added when missing. 1 yes, -1 no."""
+
+    @staticmethod
+    def cmp_hdr_name(shname1: str, shname2: str) -> int:
+        """Do the two names name the same header (any case, compact forms)? 1 yes, -1 no."""
+
+    @staticmethod
+    def tel2sip(uri: str, hostpart: str, res: str) -> int:
+        """ksr extension: turn a tel: URI into sip:number;params@hostpart;user=phone (RFC 3261 §19.1.6) and store it in the pseudo-variable res. 1 converted, 2 not a tel: URI (res untouched), -1 error."""
+
+    @staticmethod
+    def is_numeric(tval: str) -> int:
+        """Is the string only decimal digits (and not empty)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_alphanum(tval: str) -> int:
+        """Is the string only ASCII letters and digits (and not empty)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_alphanumex(tval: str, eset: str) -> int:
+        """Is the string only ASCII letters, digits and characters of eset (and not empty)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_tel_number(tval: str) -> int:
+        """Is the string a telephone number: an optional + then digits? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_e164(tval: str) -> int:
+        """ksr extension: is the string an E.164 number (+ and 2 to 15 digits)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_uri_user_e164(uri: str) -> int:
+        """ksr extension: is the user part of the URI an E.164 number? 1 yes, -1 no."""
+
+    @staticmethod
+    def encode_contact(eprefix: str, eaddr: str) -> int:
+        """Rewrite every Contact URI sip:user:password@host:port;transport=proto as sip:eprefix*user*password*host*port*proto@eaddr (separator: contact_flds_separator; other URI parameters are dropped). 1 ok, -1 error or no Contact."""
+
+    @staticmethod
+    def decode_contact() -> int:
+        """Decode a Request-URI made by encode_contact back into sip:user:password@host:port;transport=proto. 1 ok, -1 not encoded."""
+
+    @staticmethod
+    def decode_contact_header() -> int:
+        """Decode the Contact URIs made by encode_contact (others are left alone). 1 when one was decoded, -1 none."""
+
+    @staticmethod
+    def contact_param_encode(nparam: str, saddr: str) -> int:
+        """Replace every Contact URI by the SIP URI saddr with a parameter nparam holding the old URI in base64url. 1 ok, -1 error or no Contact."""
+
+    @staticmethod
+    def contact_param_decode(nparam: str) -> int:
+        """Replace every Contact URI that has the parameter nparam by the URI it encodes (contact_param_encode). 1 when one was decoded, -1 none or invalid."""
+
+    @staticmethod
+    def contact_param_decode_ruri(nparam: str) -> int:
+        """Replace the Request-URI by the URI its parameter nparam encodes (contact_param_encode). 1 ok, -1 no such parameter or invalid."""
+
+    @staticmethod
+    def contact_param_rm(nparam: str) -> int:
+        """Remove the parameter nparam from every Contact URI. 1 when one was removed, -1 none."""
+
+    @staticmethod
+    def contact_param_check(nparam: str) -> int:
+        """Does a Contact URI have the parameter nparam? 1 yes, -1 no."""
+
+
 class sl:
     """KSR.sl"""
 
@@ -1165,6 +1393,334 @@ class sl:
     @staticmethod
     def sl_forward_reply(code: str, reason: str) -> int:
         """Forward the current reply statelessly; a code ("" keeps it) must be of the same class, a reason ("" keeps it) replaces the phrase. 1 ok, -1 error."""
+
+
+class textops:
+    """KSR.textops"""
+
+    @staticmethod
+    def search(sre: str) -> int:
+        """Does the regular expression match the message as received (start line, headers, body)? Case-insensitive, line by line. 1 yes, -1 no or invalid."""
+
+    @staticmethod
+    def search_body(sre: str) -> int:
+        """Does the regular expression match the received body? 1 yes, -1 no or invalid."""
+
+    @staticmethod
+    def search_hf(hname: str, sre: str, flags: str) -> int:
+        """Does the regular expression match the body of a received header: flags a (any field, also ""), f (the first), l (the last)? 1 yes, -1 no."""
+
+    @staticmethod
+    def search_str(stext: str, sre: str) -> int:
+        """Does the regular expression match the string? 1 yes, -1 no or invalid."""
+
+    @staticmethod
+    def search_append(ematch: str, val: str) -> int:
+        """Add val after the first match in the received message. 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def search_append_body(ematch: str, val: str) -> int:
+        """Add val after the first match in the received body. 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def replace(sre: str, sval: str) -> int:
+        """Replace the first match in the received message with sval (plain text). 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def replace_all(sre: str, sval: str) -> int:
+        """Replace every match in the received message with sval. 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def replace_body(sre: str, sval: str) -> int:
+        """Replace the first match in the received body. 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def replace_body_all(sre: str, sval: str) -> int:
+        """Replace every match in the received body (matching line by line). 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def replace_body_atonce(sre: str, sval: str) -> int:
+        """Replace every match in the received body, matching over the whole body (. matches line ends, ^/$ are the body start/end). 1 done, -1 no match."""
+
+    @staticmethod
+    def replace_hdrs(sre: str, sval: str) -> int:
+        """Replace every match inside the received header fields (each field matched on its own). 1 done, -1 no match or refused."""
+
+    @staticmethod
+    def subst(subst: str) -> int:
+        """sed-like '/re/repl/flags' over the received message (flags i, g, s; \\1 groups, pseudo-variables). 1 done, -1 no match or invalid."""
+
+    @staticmethod
+    def subst_body(subst: str) -> int:
+        """sed-like '/re/repl/flags' over the received body. 1 done, -1 no match or invalid."""
+
+    @staticmethod
+    def subst_hf(hname: str, subst: str, flags: str) -> int:
+        """sed-like '/re/repl/flags' over the body of received header fields: flags a (all), f (first), l (last). 1 done, -1 no match or invalid."""
+
+    @staticmethod
+    def subst_uri(subst: str) -> int:
+        """sed-like '/re/repl/flags' over the (current) Request-URI. 1 done, -1 no match, invalid result or a reply."""
+
+    @staticmethod
+    def subst_user(subst: str) -> int:
+        """sed-like '/re/repl/flags' over the user part of the (current) Request-URI ("" when it has none). 1 done, -1 no match or invalid."""
+
+    @staticmethod
+    def subst_v(itext: str, subex: str, opv: str) -> int:
+        """Apply '/re/repl/flags' to itext and store the result in the pseudo-variable opv. 1 done, -1 no match (opv untouched) or invalid."""
+
+    @staticmethod
+    def is_present_hf(hname: str) -> int:
+        """Does the received message have a header of this name (compact forms included)? 1 yes, -1 no."""
+
+    @staticmethod
+    def is_present_hf_re(ematch: str) -> int:
+        """Does the received message have a header whose name matches the regular expression? 1 yes, -1 no."""
+
+    @staticmethod
+    def remove_hf(hname: str) -> int:
+        """Remove every header of this name (compact forms included). The number removed, -1 when none."""
+
+    @staticmethod
+    def remove_hf_re(ematch: str) -> int:
+        """Remove every header whose name matches the regular expression. The number removed, -1 when none."""
+
+    @staticmethod
+    def remove_hf_exp(ematch: str, eskip: str) -> int:
+        """Remove every header whose name matches ematch but not eskip. The number removed, -1 when none."""
+
+    @staticmethod
+    def remove_hf_idx(hname: str, idx: int) -> int:
+        """Remove the idx-th header of this name (0 the first, -1 the last). 1 done, -1 no such header."""
+
+    @staticmethod
+    def append_hf(txt: str) -> int:
+        """ksr extension (Kamailio has it in the native config only): add header lines ("Name: value\\r\\n") after the last header. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def insert_hf(txt: str) -> int:
+        """ksr extension: add header lines before the first header. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def append_urihf(prefix: str, suffix: str) -> int:
+        """ksr extension: append the header prefix + received Request-URI + suffix (e.g. "CC-Diversion: ", "\\r\\n"). 1 ok, -1 invalid or a reply."""
+
+    @staticmethod
+    def is_privacy(privacy: str) -> int:
+        """Does a received Privacy header list this privacy value (id, header, session, user, none, critical)? 1 yes, -1 no."""
+
+    @staticmethod
+    def has_body() -> int:
+        """Does the received message have a (non-empty) body? 1 yes, -1 no."""
+
+    @staticmethod
+    def has_body_type(ctype: str) -> int:
+        """Does the received message have a body of this type ("application/sdp"; also a part of a multipart body)? 1 yes, -1 no."""
+
+    @staticmethod
+    def set_body(nb: str, nc: str) -> int:
+        """Replace the body and its Content-Type (Content-Length follows). 1 ok, -1 invalid content type."""
+
+    @staticmethod
+    def set_reply_body(nb: str, nc: str) -> int:
+        """Body and Content-Type of the replies this server generates for the request (sl_send_reply, t_reply). 1 ok, -1 invalid or a reply."""
+
+    @staticmethod
+    def filter_body(content_type: str) -> int:
+        """Keep only the first part of this type of a multipart body (the body becomes that part; Content-Type is left to the script). 1 ok, -1 no such part."""
+
+    @staticmethod
+    def append_body_part(txt: str, ct: str) -> int:
+        """Add a part to a multipart body (a single body becomes multipart/mixed, boundary "unique-boundary-1"). 1 ok, -1 invalid."""
+
+    @staticmethod
+    def append_body_part_cd(txt: str, ct: str, cd: str) -> int:
+        """append_body_part with a Content-Disposition. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def append_body_part_hex(txt: str, ct: str) -> int:
+        """append_body_part with the content given in hexadecimal (binary parts). 1 ok, -1 invalid."""
+
+    @staticmethod
+    def append_body_part_hex_cd(htxt: str, ct: str, cd: str) -> int:
+        """append_body_part_hex with a Content-Disposition. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def remove_body_part(content_type: str) -> int:
+        """Remove the first part of this type from a multipart body. 1 ok, -1 no such part."""
+
+    @staticmethod
+    def get_body_part(ctype: str, pvname: str) -> int:
+        """Store the content of the first body part of this type in a pseudo-variable. 1 ok, -1 no such part."""
+
+    @staticmethod
+    def get_body_part_raw(ctype: str, pvname: str) -> int:
+        """Store the first body part of this type, with its delimiter line and headers, in a pseudo-variable. 1 ok, -1 no such part."""
+
+    @staticmethod
+    def is_audio_on_hold() -> int:
+        """Is an audio stream of the received SDP on hold? 1 RFC 2543 (c= 0.0.0.0), 2 RFC 3264 (sendonly/inactive), -1 no."""
+
+    @staticmethod
+    def cmp_str(s1: str, s2: str) -> int:
+        """Are the strings equal (case-sensitive)? 1 yes, -1 no."""
+
+    @staticmethod
+    def cmp_istr(s1: str, s2: str) -> int:
+        """Are the strings equal ignoring case? 1 yes, -1 no."""
+
+    @staticmethod
+    def starts_with(s1: str, s2: str) -> int:
+        """Does s1 start with s2? 1 yes, -1 no."""
+
+    @staticmethod
+    def ends_with(vstr: str, vsuffix: str) -> int:
+        """Does vstr end with vsuffix? 1 yes, -1 no."""
+
+    @staticmethod
+    def str_any_in(txt: str, clist: str) -> int:
+        """Does txt contain any of the characters of clist? 1 yes, -1 no."""
+
+    @staticmethod
+    def in_list(subject: str, list: str, vsep: str) -> int:
+        """Is subject one of the items of list (separated by the one-character vsep, blanks around items ignored)? 1 yes, -1 no."""
+
+    @staticmethod
+    def in_list_prefix(subject: str, list: str, vsep: str) -> int:
+        """Does subject start with one of the (non-empty) items of list? 1 yes, -1 no."""
+
+
+class textopsx:
+    """KSR.textopsx"""
+
+    @staticmethod
+    def msg_apply_changes() -> int:
+        """Apply the pending changes (lumps) now: the message is rebuilt and parsed again, so later searches and reads see them. Request route or core reply route. 1 ok, -1 error (old message kept)."""
+
+    @staticmethod
+    def msg_set_buffer(obuf: str) -> int:
+        """Replace the whole message with this text (parsed; a request stays a request). 1 ok, -1 error (old message kept)."""
+
+    @staticmethod
+    def change_reply_status(code: int, reason: str) -> int:
+        """Change the status code and reason phrase of the reply being routed ("" = the standard phrase); 1xx/2xx keep their class. Applies the pending changes too. 1 ok, -1 error."""
+
+    @staticmethod
+    def change_reply_status_code(code: int) -> int:
+        """Change the status code of the reply being routed (the reason phrase stays). 1 ok, -1 error."""
+
+    @staticmethod
+    def remove_body() -> int:
+        """Remove the body (Content-Length: 0; Content-Type goes too). 1 ok."""
+
+    @staticmethod
+    def keep_hf() -> int:
+        """Remove every header but Via, From, To, Call-ID, CSeq, Content-Length, Content-Type, Max-Forwards, Contact, Route, Record-Route. 1 ok."""
+
+    @staticmethod
+    def keep_hf_re(sre: str) -> int:
+        """Like keep_hf, also keeping the headers whose name matches the regular expression (case-insensitive). 1 ok, -1 invalid."""
+
+    @staticmethod
+    def fnmatch(val: str, match: str) -> int:
+        """Does val match the shell pattern (* ? [...])? 1 yes, -1 no."""
+
+    @staticmethod
+    def fnmatch_ex(val: str, match: str, flags: str) -> int:
+        """fnmatch with flags: "i" ignores case. 1 yes, -1 no or invalid flags."""
+
+    @staticmethod
+    def append_hf_value(hexp: str, val: str) -> int:
+        """NAME: add a new header NAME: val at the end. NAME[IDX]: add val after the IDX-th value (1 first, -1 last), or a new header when there is none. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def insert_hf_value(hexp: str, val: str) -> int:
+        """NAME: add a new header NAME: val before the first NAME header (at the top when none). NAME[IDX]: add val before the IDX-th value, or a new header when there is none. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def remove_hf_value(hexp: str) -> int:
+        """Remove the addressed value(s) (NAME = NAME[1], NAME[-1], NAME[*]) — a header left empty goes — or, with .PARAM, that parameter of them. 1 ok, -1 nothing addressed or invalid."""
+
+    @staticmethod
+    def assign_hf_value(hexp: str, val: str) -> int:
+        """Set the addressed value(s) (NAME = NAME[1]; NAME[*] all) to val, or with .PARAM set that parameter (added when absent; "" = a parameter without value). 1 ok, -1 nothing addressed or invalid."""
+
+    @staticmethod
+    def include_hf_value(hexp: str, val: str) -> int:
+        """Add val to the values of header NAME unless there already (case-insensitive), e.g. Supported: path. 1 ok, -1 invalid."""
+
+    @staticmethod
+    def exclude_hf_value(hexp: str, val: str) -> int:
+        """Remove val (case-insensitive) from the values of header NAME; a header left empty goes. 1 ok (also when absent), -1 invalid."""
+
+    @staticmethod
+    def hf_value_exists(hexp: str, val: str) -> int:
+        """Is val (case-insensitive) one of the values of header NAME (underscores in NAME count as dashes)? 1 yes, -1 no."""
+
+    @staticmethod
+    def hf_iterator_start(iname: str) -> int:
+        """Start (or restart) a header iterator named iname, before the first header (up to 4 at once). 1 ok, -1 too many."""
+
+    @staticmethod
+    def hf_iterator_next(iname: str) -> int:
+        """Move to the next header of the current header list. 1 on a header, -1 past the last (or no iterator)."""
+
+    @staticmethod
+    def hf_iterator_prev(iname: str) -> int:
+        """Move to the previous header. 1 on a header, -1 before the first."""
+
+    @staticmethod
+    def hf_iterator_end(iname: str) -> int:
+        """Close the header iterator. 1 ok, -1 no such iterator."""
+
+    @staticmethod
+    def hf_iterator_hname(iname: str) -> str | int | None:
+        """Name of the header the iterator is on (null when none); also $hfitname(iname)."""
+
+    @staticmethod
+    def hf_iterator_hbody(iname: str) -> str | int | None:
+        """Body of the header the iterator is on (null when none); also $hfitbody(iname)."""
+
+    @staticmethod
+    def hf_iterator_rm(iname: str) -> int:
+        """Remove the header the iterator is on (next() goes on with the one after it). 1 ok, -1 not on a header."""
+
+    @staticmethod
+    def hf_iterator_append(iname: str, htext: str) -> int:
+        """Add header lines ("Name: value\\r\\n") after the header the iterator is on (not visited by next()). 1 ok, -1 error."""
+
+    @staticmethod
+    def hf_iterator_insert(iname: str, htext: str) -> int:
+        """Add header lines before the header the iterator is on. 1 ok, -1 error."""
+
+    @staticmethod
+    def bl_iterator_start(iname: str) -> int:
+        """Start (or restart) an iterator over the lines of the current body (up to 4 at once). 1 ok, -1 too many."""
+
+    @staticmethod
+    def bl_iterator_next(iname: str) -> int:
+        """Move to the next body line (lines added by bl_iterator_append/insert are skipped). 1 on a line, -1 past the last."""
+
+    @staticmethod
+    def bl_iterator_end(iname: str) -> int:
+        """Close the body line iterator. 1 ok, -1 no such iterator."""
+
+    @staticmethod
+    def bl_iterator_value(iname: str) -> str | int | None:
+        """The body line the iterator is on, with its line end (null when none); also $blitval(iname)."""
+
+    @staticmethod
+    def bl_iterator_rm(iname: str) -> int:
+        """Remove the body line the iterator is on. 1 ok, -1 not on a line or the body changed."""
+
+    @staticmethod
+    def bl_iterator_append(iname: str, text: str) -> int:
+        """Add text (give its line end) after the body line the iterator is on. 1 ok, -1 error."""
+
+    @staticmethod
+    def bl_iterator_insert(iname: str, text: str) -> int:
+        """Add text (give its line end) before the body line the iterator is on. 1 ok, -1 error."""
 
 
 class x:

@@ -173,6 +173,8 @@ export async function setupRouting(
       // Core stateless reply forwarding (as Kamailio's core does without a transaction): a reply
       // whose top Via is ours goes to the next Via; anything else is not ours to forward.
       if (ctx.relayed) return;
+      // the route may have replaced the message (msg_apply_changes, change_reply_status)
+      res = ctx.msg as SipResponse;
       const top = res.via[0];
       if (!top || !services.myself.isMyself(top.host, top.port ?? 5060, top.transport.toLowerCase())) {
         logger.debug({ callId: res.callId, status: res.status }, 'reply dropped: its top Via is not ours');

@@ -80,8 +80,10 @@ export function createServices(opts: ServicesOptions): RouteServices {
       const req = ctx.request;
       if (!req) return false;
       const headers = [...ctx.state.replyHeaders, ...(extra?.headers ?? [])];
+      // textops set_reply_body: the body of the next local reply, unless the caller gives one
+      const body = extra?.body === undefined && ctx.state.replyBody ? { body: ctx.state.replyBody.body, contentType: ctx.state.replyBody.contentType } : {};
       try {
-        await server.reply(req, ctx.info, status, reason, { ...extra, headers, forceRport: ctx.state.forceRport });
+        await server.reply(req, ctx.info, status, reason, { ...extra, ...body, headers, forceRport: ctx.state.forceRport });
         ctx.replied = true;
         return true;
       } catch (err) {

@@ -4,6 +4,7 @@
  * `builtinModules` is what `loadmodule` can name.
  */
 import type { KsrModuleDef } from '@ksr/core';
+import { corexModule } from './corex/index.js';
 import { htableModule } from './htable/index.js';
 import { kexModule } from './kex/index.js';
 import { maxfwdModule } from './maxfwd/index.js';
@@ -12,11 +13,20 @@ import { pvModule } from './pv/index.js';
 import { registrarModule } from './registrar/index.js';
 import { rrModule } from './rr/index.js';
 import { sanityModule } from './sanity/index.js';
+import { siputilsModule } from './siputils/index.js';
 import { slModule } from './sl/index.js';
+import { textopsModule } from './textops/index.js';
+import { textopsxModule } from './textopsx/index.js';
 import { usrlocModule } from './usrloc/index.js';
 import { xlogModule } from './xlog/index.js';
 
-export { htableModule, kexModule, maxfwdModule, pikeModule, pvModule, registrarModule, rrModule, sanityModule, slModule, usrlocModule, xlogModule };
+export {
+  corexModule,
+  siputilsModule,
+  textopsModule,
+  textopsxModule,
+  htableModule,
+  kexModule, maxfwdModule, pikeModule, pvModule, registrarModule, rrModule, sanityModule, slModule, usrlocModule, xlogModule };
 export type { UsrlocApi } from './usrloc/api.js';
 export type { RrApi } from './rr/index.js';
 export type { HtableApi } from './htable/api.js';
@@ -31,6 +41,10 @@ export const builtinModules: readonly KsrModuleDef[] = [
   maxfwdModule,
   sanityModule,
   xlogModule,
+  corexModule,
+  textopsModule,
+  textopsxModule,
+  siputilsModule,
   pvModule,
   htableModule,
   pikeModule,

@@ -174,8 +174,14 @@ export class RouteContext {
   private readonly data = new Map<symbol, unknown>();
 
   constructor(
-    readonly msg: SipRequest | SipResponse,
-    readonly info: ReceiveInfo,
+    /**
+     * The message the route acts on. Replaced (not edited) by functions that apply the pending
+     * edits and re-parse (textopsx msg_apply_changes, change_reply_status): read it after the
+     * route rather than keeping the original.
+     */
+    public msg: SipRequest | SipResponse,
+    /** Where the message came from; corex set_source_address / set_recv_socket replace it. */
+    public info: ReceiveInfo,
     readonly services: RouteServices,
     public routeType: RouteType,
     /** The function name that runs (ksr_request_route, a t_on_failure name, …). */
