@@ -35,12 +35,14 @@ describe('ksr command', () => {
   });
 });
 
-describe('ksr serving the default example (no routing engine yet)', () => {
+describe('ksr serving a config without a routing engine', () => {
   const port = basePort(0);
   let ksr: Proc;
 
   beforeAll(async () => {
-    ksr = startKsr(['-f', 'examples/basic/ksr.cfg', '-E', '-l', `udp:127.0.0.1:${port}`, '-l', `tcp:127.0.0.1:${port}`]);
+    const cfg = join(dir, 'no-engine.cfg');
+    writeFileSync(cfg, '#!KSR\nlisten=udp:127.0.0.1:5060\nlisten=tcp:127.0.0.1:5060\n');
+    ksr = startKsr(['-f', cfg, '-E', '-l', `udp:127.0.0.1:${port}`, '-l', `tcp:127.0.0.1:${port}`]);
     await ksr.waitFor(/serving/);
   });
   afterAll(async () => {

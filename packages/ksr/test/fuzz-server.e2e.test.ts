@@ -31,8 +31,8 @@ describe.skipIf(!available)('server under mutated SIP over UDP and TCP (loopback
     expect(res.udp.sent + res.tcp.sent).toBeGreaterThanOrEqual(10_000);
     // every datagram reached the server (the sender waits for it to catch up)
     expect(res.stats.transport.udpReceived).toBeGreaterThanOrEqual(res.totalUdpSent);
-    expect(res.udpProbe).toBe('SIP/2.0 200 OK');
-    expect(res.tcpProbe).toBe('SIP/2.0 200 OK');
+    expect(res.udpProbe).toMatch(/^SIP\/2\.0 200 /);
+    expect(res.tcpProbe).toMatch(/^SIP\/2\.0 200 /);
     // the mutations really produced both malformed and still-valid messages
     expect(res.stats.parseErrors).toBeGreaterThan(500);
     expect(res.stats.malformedAnswered).toBeGreaterThan(50);
