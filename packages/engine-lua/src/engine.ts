@@ -35,7 +35,7 @@ import {
   LUA_TNUMBER,
   LUA_TSTRING,
   S_SL,
-  S_SLN,
+  S_SLNT,
   S_TEXT_MODE,
   jsString,
   luaL_callmeta,
@@ -81,6 +81,7 @@ import {
   to_luastring,
   typeName,
 } from './lua.js';
+import { fengariSetup, stringGuard, walkStack } from './fengari-loader.js';
 import { openSandbox } from './sandbox.js';
 import { readSettings, type LuaEngineSettings } from './schema.js';
 
@@ -91,8 +92,9 @@ import { readSettings, type LuaEngineSettings } from './schema.js';
 const EXIT_SENTINEL: object = Object.freeze({ ksr: 'route exit' });
 /** Instructions between two deadline checks while a run is within its budget. */
 export const HOOK_COUNT = 1000;
-/** Frames kept in a reported stack. */
-const MAX_STACK_FRAMES = 24;
+/** Frames kept in a reported stack: the innermost ones and the outermost ones (as luaL_traceback). */
+const STACK_FRAMES_TOP = 12;
+const STACK_FRAMES_BOTTOM = 11;
 /** Names accepted by require: dotted identifiers, no path syntax. */
 const MODULE_NAME = /^[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*$/;
 /** "<chunk>:<line>: <message>" as Lua formats positions. */
@@ -169,6 +171,9 @@ export class LuaScriptEngine implements ScriptEngine, KsrHost {
     this.settings = settings;
     this.routeLimitText = `route time limit of ${settings.routeTimeLimitMs} ms exceeded`;
     this.log = opts.logger.child({ mod: 'engine-lua' });
+    if (!fengariSetup.stringGuard) {
+      this.log.warn('fengari was loaded before engine-lua: max_string_size is not enforced (and LUAI_MAXSTACK is fengari\'s)');
+    }
     const dirs = [path.dirname(scriptPath), ...settings.searchPaths.map((p) => path.resolve(p))];
     this.requireDirs = [...new Set(dirs)];
     const L = luaL_newstate();
@@ -325,17 +330,23 @@ export class LuaScriptEngine implements ScriptEngine, KsrHost {
     const savedDeadline = this.deadline;
     const savedText = this.limitText;
     const savedCurrent = this.currentL;
+    const savedStringLimit = stringGuard.limit;
+    const savedTimeCheck = stringGuard.timeCheck;
     const own = limitMs > 0 ? performance.now() + limitMs : Infinity;
     if (own <= savedDeadline) {
       this.deadline = own;
       this.limitText = limitText;
     }
     this.depth++;
+    stringGuard.limit = this.settings.maxStringSize;
+    stringGuard.timeCheck = this.timeCheck;
     // (re)arm the count hook: a run that hit its deadline left it firing on every instruction
     lua_sethook(L, this.hook, LUA_MASKCOUNT, HOOK_COUNT);
     try {
       return lua_pcall(L, nargs, 0, handler);
     } finally {
+      stringGuard.limit = savedStringLimit;
+      stringGuard.timeCheck = savedTimeCheck;
       this.depth--;
       this.deadline = this.depth === 0 ? Infinity : savedDeadline;
       this.limitText = savedText;
@@ -356,6 +367,17 @@ export class LuaScriptEngine implements ScriptEngine, KsrHost {
     lua_pushstring(L, luaString(this.limitText || 'time limit exceeded'));
     lua_concat(L, 2);
     lua_error(L);
+  };
+
+  /**
+   * stringGuard.timeCheck: a large string is being made inside one instruction or library call
+   * (where the count hook cannot look). Past the deadline, arms the sticky hook as the hook does
+   * and returns the message the guard raises.
+   */
+  private readonly timeCheck = (L: LuaState): string | undefined => {
+    if (performance.now() < this.deadline) return undefined;
+    lua_sethook(L, this.hook, LUA_MASKCOUNT, 1);
+    return this.limitText || 'time limit exceeded';
   };
 
   /** Message handler of the host's pcall: records message, position, function and stack. */
@@ -547,16 +569,18 @@ export class LuaScriptEngine implements ScriptEngine, KsrHost {
       message = lua_tojsstring(L, -1) ?? '';
     } else message = `(error object is a ${typeName(L, idx)} value)`;
 
-    // the frames, innermost first (level 0 is this handler)
-    const ar = this.ar;
-    const frames: Array<{ lua: boolean; main: boolean; src: string; line: number; defined: number; name: string | undefined }> = [];
-    let total = 0;
-    for (let level = 1; lua_getstack(L, level, ar); level++) {
-      total++;
-      if (frames.length >= MAX_STACK_FRAMES) continue;
-      lua_getinfo(L, S_SLN, ar);
+    // The frames, innermost first (level 0 is this handler): the first STACK_FRAMES_TOP and the
+    // last STACK_FRAMES_BOTTOM, as luaL_traceback shows them, found in one walk over the stack
+    // (a stack overflow leaves ~10^5 levels: asking lua_getstack for each would take long).
+    const frames: Frame[] = [];
+    let last = 0;
+    const total = walkStack(L, STACK_FRAMES_TOP, STACK_FRAMES_BOTTOM, this.ar, (level, ar) => {
+      if (level > last + 1) frames.push(SKIPPED);
+      last = level;
+      lua_getinfo(L, S_SLNT, ar);
       const what = jsString(ar.what);
       frames.push({
+        tail: Boolean(ar.istailcall),
         lua: what === 'Lua' || what === 'main',
         main: what === 'main',
         src: this.sourceName(ar.source),
@@ -564,18 +588,27 @@ export class LuaScriptEngine implements ScriptEngine, KsrHost {
         defined: ar.linedefined,
         name: ar.name ? jsString(ar.name) : undefined,
       });
-    }
+    });
+    const skipped = total - (frames.length - (frames.includes(SKIPPED) ? 1 : 0));
     const luaFrames = frames.filter((f) => f.lua && f.line > 0);
     const first = luaFrames[0];
-    const outermost = total <= MAX_STACK_FRAMES ? luaFrames[luaFrames.length - 1] : undefined;
-    const nameOf = (f: (typeof frames)[number]): string | undefined =>
-      f.main ? 'main chunk' : (f.name ?? (f === outermost ? this.runningFunc : undefined));
-    const lines = frames.map((f) => {
-      if (!f.lua) return `\t[host]: in ${f.name ? `function '${f.name}'` : 'a host function'}`;
-      const n = nameOf(f);
-      return `\t${f.src}:${f.line}: in ${f.main ? 'main chunk' : n ? `function '${n}'` : `function <${f.src}:${f.defined}>`}`;
-    });
-    if (total > frames.length) lines.push(`\t... (${total - frames.length} more)`);
+    const outermost = luaFrames[luaFrames.length - 1];
+    // the route function was run by the host: its frame has no name (unless a tail call replaced it)
+    const nameOf = (f: Frame): string | undefined =>
+      f.main ? 'main chunk' : (f.name ?? (f === outermost && !f.tail ? this.runningFunc : undefined));
+    const lines: string[] = [];
+    for (const f of frames) {
+      if (f === SKIPPED) {
+        lines.push(`\t... (${skipped} more)`);
+        continue;
+      }
+      if (!f.lua) lines.push(`\t[host]: in ${f.name ? `function '${f.name}'` : 'a host function'}`);
+      else {
+        const n = nameOf(f);
+        lines.push(`\t${f.src}:${f.line}: in ${f.main ? 'main chunk' : n ? `function '${n}'` : `function <${f.src}:${f.defined}>`}`);
+      }
+      if (f.tail) lines.push('\t(...tail calls...)');
+    }
 
     const pos = t === LUA_TSTRING ? this.splitPosition(message) : undefined;
     const error: ScriptError = { message: pos ? pos.message : message };
@@ -604,6 +637,19 @@ export class LuaScriptEngine implements ScriptEngine, KsrHost {
     return pos ? { message: pos.message, file: pos.file, line: pos.line } : { message };
   }
 }
+
+interface Frame {
+  lua: boolean;
+  /** Called by a tail call: the frames of its callers are gone. */
+  tail: boolean;
+  main: boolean;
+  src: string;
+  line: number;
+  defined: number;
+  name: string | undefined;
+}
+/** Marks where frames were left out of a reported stack. */
+const SKIPPED: Frame = Object.freeze({ lua: false, tail: false, main: false, src: '', line: 0, defined: 0, name: undefined });
 
 /** Kamailio loads every `load` script into the one interpreter, last modparam first. */
 function scriptFiles(primary: string, loads: readonly string[]): string[] {

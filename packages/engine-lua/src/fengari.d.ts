@@ -25,6 +25,7 @@ declare module 'fengari' {
     linedefined: number;
     lastlinedefined: number;
     short_src: LuaString | null;
+    istailcall: number | boolean;
   }
 
   interface LuaApi {
@@ -77,6 +78,7 @@ declare module 'fengari' {
     lua_pushvalue(L: LuaState, idx: number): void;
     lua_rawequal(L: LuaState, a: number, b: number): boolean | number;
     lua_rawget(L: LuaState, idx: number): number;
+    lua_rawlen(L: LuaState, idx: number): number;
     lua_rawset(L: LuaState, idx: number): void;
     lua_remove(L: LuaState, idx: number): void;
     lua_replace(L: LuaState, idx: number): void;
@@ -98,6 +100,7 @@ declare module 'fengari' {
   interface LauxApi {
     readonly LUA_LOADED_TABLE: LuaString;
     luaL_callmeta(L: LuaState, obj: number, event: LuaString | string): boolean;
+    luaL_checkinteger(L: LuaState, arg: number): number;
     luaL_getsubtable(L: LuaState, idx: number, fname: LuaString | string): boolean;
     luaL_loadbufferx(L: LuaState, buff: LuaString, size: number | null, name: LuaString | string, mode: LuaString | string | null): number;
     luaL_newstate(): LuaState;

@@ -11,7 +11,7 @@
 import type { EngineDescriptor, EngineLoadOptions, ScriptEngine } from '@ksr/core';
 import { appLuaModule } from './schema.js';
 
-export { appLuaModule, DEFAULT_ROUTE_TIME_LIMIT_MS, readSettings, type LuaEngineSettings } from './schema.js';
+export { appLuaModule, DEFAULT_MAX_STRING_SIZE, DEFAULT_ROUTE_TIME_LIMIT_MS, readSettings, type LuaEngineSettings } from './schema.js';
 
 export const luaEngine: EngineDescriptor = {
   name: 'lua',

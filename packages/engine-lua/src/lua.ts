@@ -2,8 +2,8 @@
  * The fengari API as flat constants and functions (looked up once, not per call), plus the small
  * helpers the engine shares between its files.
  */
-import fengari from 'fengari';
 import type { LuaState, LuaString } from 'fengari';
+import { fengari } from './fengari-loader.js';
 
 export const { lua, lauxlib, lualib, to_luastring, to_jsstring } = fengari;
 
@@ -51,6 +51,7 @@ export const {
   lua_pushstring,
   lua_pushvalue,
   lua_rawget,
+  lua_rawlen,
   lua_remove,
   lua_replace,
   lua_setfield,
@@ -68,8 +69,17 @@ export const {
   lua_typename,
 } = fengari.lua;
 
-export const { LUA_LOADED_TABLE, luaL_callmeta, luaL_getsubtable, luaL_loadbufferx, luaL_newstate, luaL_requiref, luaL_tolstring, luaL_where } =
-  fengari.lauxlib;
+export const {
+  LUA_LOADED_TABLE,
+  luaL_callmeta,
+  luaL_checkinteger,
+  luaL_getsubtable,
+  luaL_loadbufferx,
+  luaL_newstate,
+  luaL_requiref,
+  luaL_tolstring,
+  luaL_where,
+} = fengari.lauxlib;
 
 /** A JS string as Lua bytes (UTF-8). Buffer.from is the fastest encoder in Node for short strings. */
 export function luaString(s: string): LuaString {
@@ -113,4 +123,5 @@ export function raiseAt(L: LuaState, message: string): never {
 
 export const S_SL = to_luastring('Sl');
 export const S_SLN = to_luastring('Sln');
+export const S_SLNT = to_luastring('Slnt');
 export const S_TEXT_MODE = to_luastring('t');

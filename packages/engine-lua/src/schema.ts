@@ -12,6 +12,12 @@ export const LOAD_TIME_LIMIT_FACTOR = 10;
 export const MIN_LOAD_TIME_LIMIT_MS = 1000;
 /** Upper bound accepted for route_time_limit (ms): a route is not a batch job. */
 export const MAX_ROUTE_TIME_LIMIT_MS = 60_000;
+/** Default longest string (bytes) a script may make: 16 MiB. */
+export const DEFAULT_MAX_STRING_SIZE = 16 * 1024 * 1024;
+/** Upper bound accepted for max_string_size: fengari's own limit (2 GiB - 1). */
+export const MAX_MAX_STRING_SIZE = 2_147_483_647;
+/** Lower bound accepted for max_string_size (other than 0): error messages must still fit. */
+export const MIN_MAX_STRING_SIZE = 1024;
 
 function nonNegativeInt(max: number) {
   return (v: string | number): string | undefined => {
@@ -19,6 +25,12 @@ function nonNegativeInt(max: number) {
     if (!Number.isInteger(n) || n < 0 || n > max) return `expected an integer between 0 and ${max}, got ${String(v)}`;
     return undefined;
   };
+}
+
+function stringSize(v: string | number): string | undefined {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (Number.isInteger(n) && (n === 0 || (n >= MIN_MAX_STRING_SIZE && n <= MAX_MAX_STRING_SIZE))) return undefined;
+  return `expected 0 (no limit) or a size in bytes between ${MIN_MAX_STRING_SIZE} and ${MAX_MAX_STRING_SIZE}, got ${String(v)}`;
 }
 
 function nonEmptyString(v: string | number): string | undefined {
@@ -36,6 +48,8 @@ function nonEmptyString(v: string | number): string | undefined {
  *    (KSR.* follows the loaded modules).
  *  - route_time_limit (int, ms, ksr only): time budget of one route run; 0 = no limit.
  *  - search_path (str, repeatable, ksr only): folders `require` searches after the script's own.
+ *  - max_string_size (int, bytes, ksr only): longest string a script may make (`..`, string.rep,
+ *    gsub, format, table.concat, …), at least 1024; 0 = only fengari's own limit (2 GiB).
  */
 export const appLuaModule: ModuleSchema = {
   name: 'app_lua',
@@ -46,6 +60,7 @@ export const appLuaModule: ModuleSchema = {
     register: { type: 'str', multi: true },
     route_time_limit: { type: 'int', check: nonNegativeInt(MAX_ROUTE_TIME_LIMIT_MS) },
     search_path: { type: 'str', multi: true, check: nonEmptyString },
+    max_string_size: { type: 'int', check: stringSize },
   },
 };
 
@@ -54,6 +69,8 @@ export interface LuaEngineSettings {
   routeTimeLimitMs: number;
   /** Budget for running the script's main chunk at load. */
   loadTimeLimitMs: number;
+  /** Longest string (bytes) a script may make; Infinity = no limit of ksr's own. */
+  maxStringSize: number;
   logMode: number;
   /** Extra require folders, as configured (resolved by the caller). */
   searchPaths: string[];
@@ -81,9 +98,11 @@ function strings(values: ReadonlyArray<string | number> | undefined): string[] {
 export function readSettings(params: ReadonlyMap<string, ReadonlyArray<string | number>>): LuaEngineSettings {
   const routeTimeLimitMs = Math.min(intParam(params.get('route_time_limit'), DEFAULT_ROUTE_TIME_LIMIT_MS), MAX_ROUTE_TIME_LIMIT_MS);
   const loadTimeLimitMs = routeTimeLimitMs === 0 ? 0 : Math.max(MIN_LOAD_TIME_LIMIT_MS, routeTimeLimitMs * LOAD_TIME_LIMIT_FACTOR);
+  const maxString = Math.min(intParam(params.get('max_string_size'), DEFAULT_MAX_STRING_SIZE), MAX_MAX_STRING_SIZE);
   return {
     routeTimeLimitMs,
     loadTimeLimitMs,
+    maxStringSize: maxString === 0 ? Infinity : Math.max(maxString, MIN_MAX_STRING_SIZE),
     logMode: intParam(params.get('log_mode'), 0),
     searchPaths: strings(params.get('search_path')),
     loads: strings(params.get('load')),

@@ -40,12 +40,15 @@ describe('descriptor', () => {
     expect(luaEngine.scriptParams).toEqual(['load']);
     expect(luaEngine.module).toBe(appLuaModule);
     expect(appLuaModule.name).toBe('app_lua');
-    expect(Object.keys(appLuaModule.params).sort()).toEqual(['load', 'log_mode', 'register', 'reload', 'route_time_limit', 'search_path']);
+    expect(Object.keys(appLuaModule.params).sort()).toEqual(['load', 'log_mode', 'max_string_size', 'register', 'reload', 'route_time_limit', 'search_path']);
     expect(appLuaModule.params.load).toMatchObject({ type: 'str', multi: true });
     expect(appLuaModule.params.search_path).toMatchObject({ type: 'str', multi: true });
     expect(appLuaModule.params.route_time_limit?.type).toBe('int');
     expect(appLuaModule.params.route_time_limit?.check?.(100)).toBeUndefined();
     expect(appLuaModule.params.route_time_limit?.check?.(-1)).toMatch(/expected/);
+    expect(appLuaModule.params.max_string_size?.type).toBe('int');
+    expect(appLuaModule.params.max_string_size?.check?.(1048576)).toBeUndefined();
+    expect(appLuaModule.params.max_string_size?.check?.(2 ** 31)).toMatch(/expected/);
   });
 });
 
