@@ -3,7 +3,7 @@
  * server binds into the script engines (packages/ksr buildRegistry()) when every module ksr ships
  * is loaded, so the docs and the server can never disagree.
  */
-import { MemorySharedVars, silentLogger, type FrozenKemiRegistry, type KsrConfig, type RouteContext, type RouteServices } from '../packages/core/src/index.js';
+import { detachedServices, silentLogger, type FrozenKemiRegistry, type KsrConfig, type RouteContext, type RouteServices } from '../packages/core/src/index.js';
 import { builtinModules } from '../packages/modules/src/index.js';
 import { loadModules } from '../packages/ksr/src/modules.js';
 import { buildRegistry } from '../packages/ksr/src/routing.js';
@@ -23,19 +23,7 @@ export async function registryForDocs(): Promise<FrozenKemiRegistry<RouteContext
     files: [],
   };
   // modules only build their tables here: nothing is routed, sent or timed
-  const services: RouteServices = {
-    logger: silentLogger,
-    myself: { isMyself: () => false },
-    defines: new Map(),
-    debugLevel: () => 2,
-    vars: new Map(),
-    shv: new MemorySharedVars(),
-    reply: async () => false,
-    send: async () => {},
-    localAddress: () => undefined,
-    sockets: () => [],
-    setDebugLevel: () => {},
-  };
+  const services: RouteServices = detachedServices({ myselfHosts: [], reply: async () => false });
   const modules = await loadModules(cfg, builtinModules, services, silentLogger, { clock: { now: () => 0, every: () => ({ cancel() {} }) } });
   try {
     return buildRegistry(modules.kemiTables());

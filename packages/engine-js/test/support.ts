@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  detachedServices,
   KemiRegistry,
-  MemorySharedVars,
   MessageState,
   RouteContext,
   RouteRuntime,
@@ -104,22 +104,14 @@ export function makeHarness(): Harness {
   reg.addModule('test', test);
   const registry = reg.freeze();
   const runtime = new RouteRuntime({ registry, logger });
-  const services: RouteServices = {
+  const services: RouteServices = detachedServices({
     logger,
-    myself: { isMyself: () => false },
-    defines: new Map(),
-    debugLevel: () => 2,
-    vars: new Map(),
-    shv: new MemorySharedVars(),
+    myselfHosts: [],
     reply: async (_ctx, status, reason) => {
       replies.push({ status, reason });
       return true;
     },
-    send: async () => undefined,
-    localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
-    sockets: () => [],
-    setDebugLevel: () => {},
-  };
+  });
   const ctx = () => new RouteContext(parseMessage(Buffer.from(INVITE)), INFO, services, 'request', 'ksr_request_route', new MessageState());
   const write = (rel: string, source: string): string => {
     const file = path.join(dir, rel);

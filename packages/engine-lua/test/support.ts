@@ -6,8 +6,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  detachedServices,
   KemiRegistry,
-  MemorySharedVars,
   MessageState,
   RouteContext,
   RouteRuntime,
@@ -147,24 +147,7 @@ const INFO: ReceiveInfo = {
 };
 
 export function testServices(logger: Logger = silentLogger): RouteServices & { replies: Array<{ status: number; reason: string }> } {
-  const replies: Array<{ status: number; reason: string }> = [];
-  return {
-    logger,
-    myself: { isMyself: () => false },
-    defines: new Map(),
-    debugLevel: () => 2,
-    vars: new Map(),
-    shv: new MemorySharedVars(),
-    replies,
-    reply: async (_ctx, status, reason) => {
-      replies.push({ status, reason });
-      return true;
-    },
-    send: async () => {},
-    localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
-    sockets: () => [],
-    setDebugLevel: () => {},
-  };
+  return detachedServices({ logger, myselfHosts: [] });
 }
 
 export function makeContext(services: RouteServices = testServices(), routeName = 'ksr_request_route'): RouteContext {

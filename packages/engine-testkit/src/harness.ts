@@ -3,8 +3,8 @@
  * engine under test, an in-memory log, and route contexts over a real parsed INVITE.
  */
 import {
+  detachedServices,
   createLogger,
-  MemorySharedVars,
   MessageState,
   parseMessage,
   RouteContext,
@@ -105,22 +105,14 @@ export class ConformanceHarness {
       record: (e) => void this.events.push(e),
       runNested: (ctx, func) => this.host.run(this.runtime, ctx, func).kind,
     });
-    this.services = {
+    this.services = detachedServices({
       logger,
-      myself: { isMyself: (host) => host === '127.0.0.1' || host === 'ksr.test' },
-      defines: new Map(),
       debugLevel: () => 3,
-      vars: new Map(),
-      shv: new MemorySharedVars(),
       reply: async (_ctx, status, reason) => {
         this.replies.push({ status, reason });
         return true;
       },
-      send: async () => undefined,
-      localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
-      sockets: () => [],
-      setDebugLevel: () => {},
-    };
+    });
     this.runtime = new RouteRuntime({
       registry: this.registry,
       logger,

@@ -15,7 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  MemorySharedVars,
+  detachedServices,
   MessageState,
   RouteContext,
   RouteRuntime,
@@ -48,19 +48,7 @@ function registry(): FrozenKemiRegistry<RouteContext> {
   return reg.freeze();
 }
 
-const services: RouteServices = {
-  logger: silentLogger,
-  myself: { isMyself: (h: string) => h === 'ksr.test' || h === '127.0.0.1' },
-  defines: new Map(),
-  debugLevel: () => 2,
-  vars: new Map(),
-  shv: new MemorySharedVars(),
-  reply: async () => true,
-  send: async () => {},
-  localAddress: () => ({ host: '127.0.0.1', port: 5060 }),
-  sockets: () => [],
-  setDebugLevel: () => {},
-};
+const services: RouteServices = detachedServices();
 
 const INVITE = Buffer.from(
   [
