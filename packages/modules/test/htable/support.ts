@@ -2,14 +2,11 @@
  * Test support for module unit tests: a ModuleContext built by hand, a fake clock whose timers run
  * when the test advances it, and a logger that records what was logged.
  */
-import { Writable } from 'node:stream';
 import {
   MemorySharedVars,
   ModuleParams,
   StatsRegistry,
-  createLogger,
   createPvRegistry,
-  type Clock,
   type KsrConfig,
   type KsrModuleDef,
   type Logger,
@@ -19,65 +16,12 @@ import {
   type SharedVars,
   type WorkerVars,
 } from '@ksr/core';
+import { FakeClock, recordingLogger, testConfig } from '../support/common.js';
 
-export class FakeClock implements Clock {
-  private timers: Array<{ every: number; due: number; fn: () => void; cancelled: boolean }> = [];
-  constructor(public t = 1_700_000_000_000) {}
-  now(): number {
-    return this.t;
-  }
-  every(ms: number, fn: () => void): { cancel(): void } {
-    const timer = { every: ms, due: this.t + ms, fn, cancelled: false };
-    this.timers.push(timer);
-    return {
-      cancel: () => {
-        timer.cancelled = true;
-      },
-    };
-  }
-  /** Move time forward, running each timer as often as it falls due, in time order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => !x.cancelled && x.due <= end).sort((a, b) => a.due - b.due)[0];
-      if (!next) break;
-      this.t = next.due;
-      next.due += next.every;
-      next.fn();
-    }
-    this.t = end;
-  }
-  get activeTimers(): number {
-    return this.timers.filter((x) => !x.cancelled).length;
-  }
-}
+export { FakeClock, recordingLogger } from '../support/common.js';
 
-/** A logger that keeps every line (parsed JSON) for assertions. */
-export function recordingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const dest = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: dest }), lines };
-}
-
-export function emptyConfig(): KsrConfig {
-  return {
-    file: 'test.cfg',
-    defines: new Map(),
-    globals: new Map(),
-    listen: [],
-    aliases: [],
-    modules: [],
-    modparams: [],
-    routeBlocks: [],
-    warnings: [],
-    files: [],
-  };
-}
+/** A config with nothing in it. */
+export const emptyConfig = (): KsrConfig => testConfig();
 
 export interface TestModuleContext extends ModuleContext {
   readonly clock: FakeClock;

@@ -2,17 +2,14 @@
  * Test support for the rr / registrar / usrloc unit tests: hand-built module contexts, a fake
  * clock, route services with real listen sockets and "myself", and SIP message builders.
  */
-import { Writable } from 'node:stream';
 import {
   MemorySharedVars,
   MessageState,
   ModuleParams,
   RouteContext,
   StatsRegistry,
-  createLogger,
   createPvRegistry,
   parseMessage,
-  type Clock,
   type KemiExportDef,
   type KsrConfig,
   type KsrModuleDef,
@@ -26,49 +23,11 @@ import {
   type SocketInfo,
 } from '@ksr/core';
 import { sipText, type RecordedReply } from '../../../core/test/support/context.js';
+import { FakeClock, recordingLogger, testConfig } from '../support/common.js';
 
-export class FakeClock implements Clock {
-  private timers: Array<{ every: number; due: number; fn: () => void; cancelled: boolean }> = [];
-  constructor(public t = 1_700_000_000_000) {}
-  now(): number {
-    return this.t;
-  }
-  every(ms: number, fn: () => void): { cancel(): void } {
-    const timer = { every: ms, due: this.t + ms, fn, cancelled: false };
-    this.timers.push(timer);
-    return { cancel: () => void (timer.cancelled = true) };
-  }
-  /** Move time forward, running due timers in time order. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const next = this.timers.filter((x) => !x.cancelled && x.due <= end).sort((a, b) => a.due - b.due)[0];
-      if (!next) break;
-      this.t = next.due;
-      next.due += next.every;
-      next.fn();
-    }
-    this.t = end;
-  }
-  get activeTimers(): number {
-    return this.timers.filter((x) => !x.cancelled).length;
-  }
-}
+const emptyConfig = (): KsrConfig => testConfig();
 
-export function recordingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const dest = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'trace', destination: dest }), lines };
-}
-
-function emptyConfig(): KsrConfig {
-  return { file: 'test.cfg', defines: new Map(), globals: new Map(), listen: [], aliases: [], modules: [], modparams: [], routeBlocks: [], warnings: [], files: [] };
-}
+export { FakeClock, recordingLogger } from '../support/common.js';
 
 export function moduleContext(
   name: string,

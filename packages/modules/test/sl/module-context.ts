@@ -18,22 +18,9 @@ import {
   type PvRegistry,
   type RouteContext,
 } from '@ksr/core';
+import { testConfig } from '../support/common.js';
 
-export function testConfig(over: Partial<KsrConfig> = {}): KsrConfig {
-  return {
-    file: 'test.cfg',
-    defines: new Map(),
-    globals: new Map(),
-    listen: [],
-    aliases: [],
-    modules: [],
-    modparams: [],
-    routeBlocks: [],
-    warnings: [],
-    files: [],
-    ...over,
-  };
-}
+export { testConfig } from '../support/common.js';
 
 export interface LoggedLine {
   level: string;

@@ -22,6 +22,7 @@ import {
   type SipRequest,
   type SipResponse,
 } from '@ksr/core';
+import { testConfig } from '../support/common.js';
 import { INVITE_LINES, makeContext, sipText, testServices, type TestServices } from '../../../core/test/support/context.js';
 
 export { INVITE_LINES, sipText };
@@ -55,20 +56,7 @@ export function recordingLogger(): Logger & { lines: LoggedLine[]; errors(): str
   return logger as unknown as Logger & { lines: LoggedLine[]; errors(): string[] };
 }
 
-export function testConfig(): KsrConfig {
-  return {
-    file: 'test.cfg',
-    defines: new Map(),
-    globals: new Map(),
-    listen: [],
-    aliases: [],
-    modules: [],
-    modparams: [],
-    routeBlocks: [],
-    warnings: [],
-    files: [],
-  } as unknown as KsrConfig;
-}
+export { testConfig } from '../support/common.js';
 
 export interface Loaded {
   instance: ModuleInstance;

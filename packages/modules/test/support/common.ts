@@ -1,0 +1,68 @@
+/**
+ * Test support shared by the module tests: a manual clock that drives module timers, a logger
+ * that keeps every line, and an empty config to build module contexts from.
+ */
+import { Writable } from 'node:stream';
+import { createLogger, type Clock, type KsrConfig, type Logger } from '@ksr/core';
+
+/** A Clock whose time only moves when the test says so. */
+export class FakeClock implements Clock {
+  private timers: Array<{ every: number; due: number; fn: () => void; cancelled: boolean }> = [];
+  constructor(public t = 1_700_000_000_000) {}
+  now(): number {
+    return this.t;
+  }
+  every(ms: number, fn: () => void): { cancel(): void } {
+    const timer = { every: ms, due: this.t + ms, fn, cancelled: false };
+    this.timers.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+  /** Move time forward, running each timer as often as it falls due, in time order. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => !x.cancelled && x.due <= end).sort((a, b) => a.due - b.due)[0];
+      if (!next) break;
+      this.t = next.due;
+      next.due += next.every;
+      next.fn();
+    }
+    this.t = end;
+  }
+  get activeTimers(): number {
+    return this.timers.filter((x) => !x.cancelled).length;
+  }
+}
+
+/** A logger that keeps every line (parsed JSON) for assertions. */
+export function recordingLogger(): { logger: Logger; lines: Array<{ level: number; msg: string }> } {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const dest = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string });
+      cb();
+    },
+  });
+  return { logger: createLogger({ level: 'trace', destination: dest }), lines };
+}
+
+/** A config with nothing in it, optionally with some fields set. */
+export function testConfig(over: Partial<KsrConfig> = {}): KsrConfig {
+  return {
+    file: 'test.cfg',
+    defines: new Map(),
+    globals: new Map(),
+    listen: [],
+    aliases: [],
+    modules: [],
+    modparams: [],
+    routeBlocks: [],
+    warnings: [],
+    files: [],
+    ...over,
+  };
+}
