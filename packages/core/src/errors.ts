@@ -29,6 +29,8 @@ export const ErrorCodes = {
   KEMI_FROZEN: 'KSR_ERR_KEMI_FROZEN',
   /** A KSR function was called outside a route (no current message). */
   KEMI_NO_CONTEXT: 'KSR_ERR_KEMI_NO_CONTEXT',
+  /** A transaction was asked for something its state does not allow (e.g. a second final reply). */
+  TRANSACTION_STATE: 'KSR_ERR_TRANSACTION_STATE',
   /** A pseudo-variable name does not parse (raised by src/pv as PvNameError). */
   PV_NAME: 'KSR_ERR_PV_NAME',
   /** A routing script failed to load or validate (syntax error, missing ksr_request_route). */

@@ -49,3 +49,4 @@ export * from './routing/index.js';
 export * from './pv/index.js';
 export * from './stats/index.js';
 export * from './module/index.js';
+export * from './transaction/index.js';
