@@ -95,7 +95,10 @@ export async function setupRouting(
   if (name === 'native') {
     throw new ConfigError('cfgengine "native": ksr has no native routing language; use a KEMI engine (lua, jsdt, python, python3s)', loc);
   }
-  const engine = engines.find((e) => e.cfgengineNames.includes(name));
+  // Several engines may answer to one name (Kamailio's app_python3 and app_python3s both use
+  // "python"): the one whose module is loaded wins.
+  const candidates = engines.filter((e) => e.cfgengineNames.includes(name));
+  const engine = candidates.find((e) => cfg.modules.some((m) => m.name === e.module.name)) ?? candidates[0];
   if (!engine) {
     throw new ConfigError(`cfgengine "${name}": this engine is not available in ksr yet`, loc);
   }
