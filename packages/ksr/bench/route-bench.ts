@@ -31,6 +31,7 @@ import {
   type SipRequest,
 } from '@ksr/core';
 import { luaEngine } from '@ksr/engine-lua';
+import { python3sEngine } from '@ksr/engine-python';
 import { createTsEngine } from '@ksr/engine-testkit';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -156,6 +157,29 @@ function echo() local f = KSR.bench.echo for i = 1, N do f("abc") end end
 function ksr_request_route() end
 `,
   },
+  python3s: {
+    file: 'calls.py',
+    text: `import KSR
+N = 1000
+def empty():
+    for i in range(N):
+        pass
+def noop():
+    f = KSR.bench.noop
+    for i in range(N):
+        f()
+def int_str():
+    f = KSR.bench.int_str
+    for i in range(N):
+        f(i, "abc")
+def echo():
+    f = KSR.bench.echo
+    for i in range(N):
+        f("abc")
+def ksr_request_route():
+    pass
+`,
+  },
   jsdt: {
     file: 'calls.js',
     text: `const N = 1000;
@@ -259,6 +283,7 @@ async function main(): Promise<void> {
   rows.push(await benchEngine('lua (fengari)', luaEngine, join(here, 'routes/route20.lua'), tmp));
   const js = await loadJsEngine();
   if (js) rows.push(await benchEngine('javascript (QuickJS)', js, join(here, 'routes/route20.js'), tmp));
+  rows.push(await benchEngine('python (Pyodide, python3s)', python3sEngine, join(here, 'routes/route20.py'), tmp));
   rows.push(await benchEngine('typescript test engine (via invoke)', createTsEngine({ name: 'ts' }), join(here, 'routes/route20.ts'), tmp));
   void runtime;
 
