@@ -925,6 +925,79 @@ declare const KSR: {
     /** Add text (give its line end) before the body line the iterator is on. 1 ok, -1 error. */
     bl_iterator_insert(iname: string, text: string): number;
   };
+  /** KSR.tm */
+  readonly tm: {
+    /** Relay the request statefully (creates the transaction). 1 ok, -1 error. */
+    t_relay(): number;
+    /** Relay statefully to "[proto:]host[:port]" (udp/tcp, IP address). 1 ok, -1 error. */
+    t_relay_to_proxy(proxy: string): number;
+    /** Relay statefully to proto (udp/tcp), host (IP address), port. 1 ok, -1 error. */
+    t_relay_to_proto_addr(proto: string, host: string, port: number): number;
+    /** Relay statefully; the flags (0x01 no auto 100, 0x02 no auto error reply, 0x04 no DNS failover) are accepted. 1 ok, -1 error. */
+    t_relay_to_flags(flags: number): number;
+    /** Set the script function run as failure route for the transaction ("" clears it). Always 1. */
+    t_on_failure(rname: string): number;
+    /** Set the script function run as tm onreply route (every reply of every branch) for the transaction ("" clears it). Always 1. */
+    t_on_reply(rname: string): number;
+    /** Set the script function run as branch route (every outgoing branch) for the transaction ("" clears it). Always 1. */
+    t_on_branch(rname: string): number;
+    /** Set the script function run as branch-failure event route (stored; not run yet) for the transaction ("" clears it). Always 1. */
+    t_on_branch_failure(rname: string): number;
+    /** Is there a transaction for the message? CANCEL/ACK: of its INVITE. A retransmission is re-answered and 0 returned. 1 yes, -1 no. */
+    t_check_trans(): number;
+    /** Create the transaction of the request. 1 created (or existing), 0 retransmission (absorbed), -1 error. */
+    t_newtran(): number;
+    /** Reply statefully (creates the transaction in the request route). 1 ok, -1 error. */
+    t_reply(code: number, reason: string): number;
+    /** As t_reply. 1 ok, -1 error. */
+    t_send_reply(code: number, reason: string): number;
+    /** Reply statefully with the last internal error (default 500). 1 ok, -1 error. */
+    t_reply_error(): number;
+    /** Was the INVITE transaction canceled? 1 yes, -1 no. */
+    t_is_canceled(): number;
+    /** Has the transaction outlived its lifetime? -1 (lifetimes are not enforced). */
+    t_is_expired(): number;
+    /** Does the reply code in scope (onreply: the reply; failure: the best reply; else the last sent) match the regular expression? 1 yes, -1 no. */
+    t_check_status(re: string): number;
+    /** Did any branch get a final reply with this code? 1 yes, -1 no. */
+    t_grep_status(code: number): number;
+    /** Final-response timeouts (ms) for the branches sent from now on; 0 keeps the default. 1 ok, -1 error. */
+    t_set_fr(fr_inv: number, fr: number): number;
+    /** INVITE final-response timeout after a provisional (ms). 1 ok, -1 error. */
+    t_set_fr_inv(fr_inv: number): number;
+    /** Back to the fr_timer / fr_inv_timer parameters. 1. */
+    t_reset_fr(): number;
+    /** The status of the last reply sent in the transaction, -1 without one. */
+    t_get_status_code(): number;
+    /** The branch index in branch / onreply / failure routes, else 0 (-1 for a message without transaction). */
+    t_get_branch_index(): number;
+    /** In a failure route: did the failed branch time out? 1 yes, -1 no. */
+    t_branch_timeout(): number;
+    /** In a failure route: did the failed branch receive a reply? 1 yes, -1 no. */
+    t_branch_replied(): number;
+    /** Did any branch time out? 1 yes, -1 no. */
+    t_any_timeout(): number;
+    /** Did any branch receive a reply? 1 yes, -1 no. */
+    t_any_replied(): number;
+    /** Is there a transaction for the request (no side effect)? 1 yes, -1 no. */
+    t_lookup_request(): number;
+    /** For a CANCEL: is there the INVITE transaction it cancels? 1 yes, -1 no. */
+    t_lookup_cancel(): number;
+    /** Free the transaction now. 1 ok, -1 without one. */
+    t_release(): number;
+    /** Was a transaction created or found for the message? 1 yes, -1 no. */
+    t_exists(): number;
+    /** Is "branch_route", "failure_route", "onreply_route" (or "branch_failure_route") set? 1 yes, -1 no. */
+    t_is_set(target: string): number;
+    /** Send (1) or not (0) the automatic 100 Trying for the INVITE transaction created next. 1. */
+    t_set_auto_inv_100(state: number): number;
+    /** Treat 6xx like other finals (no CANCEL of the other branches) when 1. 1. */
+    t_set_disable_6xx(state: number): number;
+    /** Do not copy the Reason header of a CANCEL into the CANCELs sent downstream when 1. 1. */
+    t_set_no_e2e_cancel_reason(state: number): number;
+    /** Send the last reply of the transaction again. 1 ok, -1 error. */
+    t_retransmit_reply(): number;
+  };
   /** KSR.x */
   readonly x: {
     /** End the route now. */

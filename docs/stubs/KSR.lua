@@ -2263,6 +2263,171 @@ function KSR.textopsx.bl_iterator_append(iname, text) end
 ---@return integer
 function KSR.textopsx.bl_iterator_insert(iname, text) end
 
+---@class KSR.tm
+KSR.tm = {}
+
+---Relay the request statefully (creates the transaction). 1 ok, -1 error.
+---@return integer
+function KSR.tm.t_relay() end
+
+---Relay statefully to "[proto:]host[:port]" (udp/tcp, IP address). 1 ok, -1 error.
+---@param proxy string
+---@return integer
+function KSR.tm.t_relay_to_proxy(proxy) end
+
+---Relay statefully to proto (udp/tcp), host (IP address), port. 1 ok, -1 error.
+---@param proto string
+---@param host string
+---@param port integer
+---@return integer
+function KSR.tm.t_relay_to_proto_addr(proto, host, port) end
+
+---Relay statefully; the flags (0x01 no auto 100, 0x02 no auto error reply, 0x04 no DNS failover) are accepted. 1 ok, -1 error.
+---@param flags integer
+---@return integer
+function KSR.tm.t_relay_to_flags(flags) end
+
+---Set the script function run as failure route for the transaction ("" clears it). Always 1.
+---@param rname string
+---@return integer
+function KSR.tm.t_on_failure(rname) end
+
+---Set the script function run as tm onreply route (every reply of every branch) for the transaction ("" clears it). Always 1.
+---@param rname string
+---@return integer
+function KSR.tm.t_on_reply(rname) end
+
+---Set the script function run as branch route (every outgoing branch) for the transaction ("" clears it). Always 1.
+---@param rname string
+---@return integer
+function KSR.tm.t_on_branch(rname) end
+
+---Set the script function run as branch-failure event route (stored; not run yet) for the transaction ("" clears it). Always 1.
+---@param rname string
+---@return integer
+function KSR.tm.t_on_branch_failure(rname) end
+
+---Is there a transaction for the message? CANCEL/ACK: of its INVITE. A retransmission is re-answered and 0 returned. 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_check_trans() end
+
+---Create the transaction of the request. 1 created (or existing), 0 retransmission (absorbed), -1 error.
+---@return integer
+function KSR.tm.t_newtran() end
+
+---Reply statefully (creates the transaction in the request route). 1 ok, -1 error.
+---@param code integer
+---@param reason string
+---@return integer
+function KSR.tm.t_reply(code, reason) end
+
+---As t_reply. 1 ok, -1 error.
+---@param code integer
+---@param reason string
+---@return integer
+function KSR.tm.t_send_reply(code, reason) end
+
+---Reply statefully with the last internal error (default 500). 1 ok, -1 error.
+---@return integer
+function KSR.tm.t_reply_error() end
+
+---Was the INVITE transaction canceled? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_is_canceled() end
+
+---Has the transaction outlived its lifetime? -1 (lifetimes are not enforced).
+---@return integer
+function KSR.tm.t_is_expired() end
+
+---Does the reply code in scope (onreply: the reply; failure: the best reply; else the last sent) match the regular expression? 1 yes, -1 no.
+---@param re string
+---@return integer
+function KSR.tm.t_check_status(re) end
+
+---Did any branch get a final reply with this code? 1 yes, -1 no.
+---@param code integer
+---@return integer
+function KSR.tm.t_grep_status(code) end
+
+---Final-response timeouts (ms) for the branches sent from now on; 0 keeps the default. 1 ok, -1 error.
+---@param fr_inv integer
+---@param fr integer
+---@return integer
+function KSR.tm.t_set_fr(fr_inv, fr) end
+
+---INVITE final-response timeout after a provisional (ms). 1 ok, -1 error.
+---@param fr_inv integer
+---@return integer
+function KSR.tm.t_set_fr_inv(fr_inv) end
+
+---Back to the fr_timer / fr_inv_timer parameters. 1.
+---@return integer
+function KSR.tm.t_reset_fr() end
+
+---The status of the last reply sent in the transaction, -1 without one.
+---@return integer
+function KSR.tm.t_get_status_code() end
+
+---The branch index in branch / onreply / failure routes, else 0 (-1 for a message without transaction).
+---@return integer
+function KSR.tm.t_get_branch_index() end
+
+---In a failure route: did the failed branch time out? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_branch_timeout() end
+
+---In a failure route: did the failed branch receive a reply? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_branch_replied() end
+
+---Did any branch time out? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_any_timeout() end
+
+---Did any branch receive a reply? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_any_replied() end
+
+---Is there a transaction for the request (no side effect)? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_lookup_request() end
+
+---For a CANCEL: is there the INVITE transaction it cancels? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_lookup_cancel() end
+
+---Free the transaction now. 1 ok, -1 without one.
+---@return integer
+function KSR.tm.t_release() end
+
+---Was a transaction created or found for the message? 1 yes, -1 no.
+---@return integer
+function KSR.tm.t_exists() end
+
+---Is "branch_route", "failure_route", "onreply_route" (or "branch_failure_route") set? 1 yes, -1 no.
+---@param target string
+---@return integer
+function KSR.tm.t_is_set(target) end
+
+---Send (1) or not (0) the automatic 100 Trying for the INVITE transaction created next. 1.
+---@param state integer
+---@return integer
+function KSR.tm.t_set_auto_inv_100(state) end
+
+---Treat 6xx like other finals (no CANCEL of the other branches) when 1. 1.
+---@param state integer
+---@return integer
+function KSR.tm.t_set_disable_6xx(state) end
+
+---Do not copy the Reason header of a CANCEL into the CANCELs sent downstream when 1. 1.
+---@param state integer
+---@return integer
+function KSR.tm.t_set_no_e2e_cancel_reason(state) end
+
+---Send the last reply of the transaction again. 1 ok, -1 error.
+---@return integer
+function KSR.tm.t_retransmit_reply() end
+
 ---@class KSR.x
 KSR.x = {}
 

@@ -1723,6 +1723,150 @@ class textopsx:
         """Add text (give its line end) before the body line the iterator is on. 1 ok, -1 error."""
 
 
+class tm:
+    """KSR.tm"""
+
+    @staticmethod
+    def t_relay() -> int:
+        """Relay the request statefully (creates the transaction). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_relay_to_proxy(proxy: str) -> int:
+        """Relay statefully to "[proto:]host[:port]" (udp/tcp, IP address). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_relay_to_proto_addr(proto: str, host: str, port: int) -> int:
+        """Relay statefully to proto (udp/tcp), host (IP address), port. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_relay_to_flags(flags: int) -> int:
+        """Relay statefully; the flags (0x01 no auto 100, 0x02 no auto error reply, 0x04 no DNS failover) are accepted. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_on_failure(rname: str) -> int:
+        """Set the script function run as failure route for the transaction ("" clears it). Always 1."""
+
+    @staticmethod
+    def t_on_reply(rname: str) -> int:
+        """Set the script function run as tm onreply route (every reply of every branch) for the transaction ("" clears it). Always 1."""
+
+    @staticmethod
+    def t_on_branch(rname: str) -> int:
+        """Set the script function run as branch route (every outgoing branch) for the transaction ("" clears it). Always 1."""
+
+    @staticmethod
+    def t_on_branch_failure(rname: str) -> int:
+        """Set the script function run as branch-failure event route (stored; not run yet) for the transaction ("" clears it). Always 1."""
+
+    @staticmethod
+    def t_check_trans() -> int:
+        """Is there a transaction for the message? CANCEL/ACK: of its INVITE. A retransmission is re-answered and 0 returned. 1 yes, -1 no."""
+
+    @staticmethod
+    def t_newtran() -> int:
+        """Create the transaction of the request. 1 created (or existing), 0 retransmission (absorbed), -1 error."""
+
+    @staticmethod
+    def t_reply(code: int, reason: str) -> int:
+        """Reply statefully (creates the transaction in the request route). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_send_reply(code: int, reason: str) -> int:
+        """As t_reply. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_reply_error() -> int:
+        """Reply statefully with the last internal error (default 500). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_is_canceled() -> int:
+        """Was the INVITE transaction canceled? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_is_expired() -> int:
+        """Has the transaction outlived its lifetime? -1 (lifetimes are not enforced)."""
+
+    @staticmethod
+    def t_check_status(re: str) -> int:
+        """Does the reply code in scope (onreply: the reply; failure: the best reply; else the last sent) match the regular expression? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_grep_status(code: int) -> int:
+        """Did any branch get a final reply with this code? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_set_fr(fr_inv: int, fr: int) -> int:
+        """Final-response timeouts (ms) for the branches sent from now on; 0 keeps the default. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_set_fr_inv(fr_inv: int) -> int:
+        """INVITE final-response timeout after a provisional (ms). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_reset_fr() -> int:
+        """Back to the fr_timer / fr_inv_timer parameters. 1."""
+
+    @staticmethod
+    def t_get_status_code() -> int:
+        """The status of the last reply sent in the transaction, -1 without one."""
+
+    @staticmethod
+    def t_get_branch_index() -> int:
+        """The branch index in branch / onreply / failure routes, else 0 (-1 for a message without transaction)."""
+
+    @staticmethod
+    def t_branch_timeout() -> int:
+        """In a failure route: did the failed branch time out? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_branch_replied() -> int:
+        """In a failure route: did the failed branch receive a reply? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_any_timeout() -> int:
+        """Did any branch time out? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_any_replied() -> int:
+        """Did any branch receive a reply? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_lookup_request() -> int:
+        """Is there a transaction for the request (no side effect)? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_lookup_cancel() -> int:
+        """For a CANCEL: is there the INVITE transaction it cancels? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_release() -> int:
+        """Free the transaction now. 1 ok, -1 without one."""
+
+    @staticmethod
+    def t_exists() -> int:
+        """Was a transaction created or found for the message? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_is_set(target: str) -> int:
+        """Is "branch_route", "failure_route", "onreply_route" (or "branch_failure_route") set? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_set_auto_inv_100(state: int) -> int:
+        """Send (1) or not (0) the automatic 100 Trying for the INVITE transaction created next. 1."""
+
+    @staticmethod
+    def t_set_disable_6xx(state: int) -> int:
+        """Treat 6xx like other finals (no CANCEL of the other branches) when 1. 1."""
+
+    @staticmethod
+    def t_set_no_e2e_cancel_reason(state: int) -> int:
+        """Do not copy the Reason header of a CANCEL into the CANCELs sent downstream when 1. 1."""
+
+    @staticmethod
+    def t_retransmit_reply() -> int:
+        """Send the last reply of the transaction again. 1 ok, -1 error."""
+
+
 class x:
     """KSR.x"""
 

@@ -19,7 +19,7 @@ import {
   type SipResponse,
   type TransportListenSpec,
 } from '@ksr/core';
-import { builtinModules } from '@ksr/modules';
+import { builtinModules, type TmApi } from '@ksr/modules';
 import pretty from 'pino-pretty';
 import { USAGE, parseArgs, type CliOptions } from './args.js';
 import { noEngineHandler } from './no-engine.js';
@@ -210,7 +210,15 @@ export async function startServer(
   const modules = await loadModules(cfg, opts.modules ?? builtinModules, services, logger);
   // the script is loaded and validated before any socket opens
   try {
-    routing = await setupRouting(cfg, opts.engines ?? availableEngines(), logger, services, modules.kemiTables(), modules.requestFilters());
+    routing = await setupRouting(
+      cfg,
+      opts.engines ?? availableEngines(),
+      logger,
+      services,
+      modules.kemiTables(),
+      modules.requestFilters(),
+      modules.responseFilters(),
+    );
   } catch (err) {
     await modules.destroy();
     throw err;
@@ -221,6 +229,14 @@ export async function startServer(
     routing?.dispose();
     await modules.destroy();
     throw err;
+  }
+  // tm runs its route callbacks (onreply, failure, branch) through the routing engine
+  if (routing) {
+    const r = routing;
+    modules.api<TmApi>('tm')?.attachRouting({
+      run: (ctx, fn, args) => r.host.run(r.runtime, ctx, fn, args),
+      hasFunction: (fn) => r.host.current.hasFunction(fn),
+    });
   }
   // module start-up events (htable:mod-init …) run once the script is loaded and sockets are open
   for (const { instance } of modules.list) {

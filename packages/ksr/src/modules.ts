@@ -12,6 +12,8 @@ import {
   type ModuleInstance,
   type RouteContext,
   type RouteServices,
+  type ReceiveInfo,
+  type SipResponse,
 } from '@ksr/core';
 
 export interface LoadedModule {
@@ -27,6 +29,8 @@ export interface LoadedModules {
   api<T>(module: string): T | undefined;
   /** The modules' request filters (run before the request route), in load order. */
   requestFilters(): Array<(ctx: RouteContext) => boolean>;
+  /** The modules' response filters (run after the reply route, before stateless forwarding). */
+  responseFilters(): Array<(res: SipResponse, info: ReceiveInfo) => boolean>;
   destroy(): Promise<void>;
 }
 
@@ -103,6 +107,11 @@ export async function loadModules(
     },
     api<T>(module: string): T | undefined {
       return apis.get(module) as T | undefined;
+    },
+    responseFilters() {
+      const out: Array<(res: SipResponse, info: ReceiveInfo) => boolean> = [];
+      for (const { instance } of loaded) if (instance.filterResponse) out.push((res, info) => instance.filterResponse!(res, info));
+      return out;
     },
     requestFilters() {
       const out: Array<(ctx: RouteContext) => boolean> = [];

@@ -89,6 +89,7 @@ export async function setupRouting(
   services: RouteServices,
   moduleTables: ReadonlyArray<[string, readonly KemiExportDef<RouteContext>[]]> = [],
   requestFilters: ReadonlyArray<(ctx: RouteContext) => boolean> = [],
+  responseFilters: ReadonlyArray<(res: SipResponse, info: ReceiveInfo) => boolean> = [],
 ): Promise<Routing | undefined> {
   if (!cfg.cfgengine) return undefined;
   const { name, loc } = cfg.cfgengine;
@@ -178,6 +179,8 @@ export async function setupRouting(
       if (ctx.relayed) return;
       // the route may have replaced the message (msg_apply_changes, change_reply_status)
       res = ctx.msg as SipResponse;
+      // a module that owns the reply (tm: one of its transactions) takes it from here
+      for (const taken of responseFilters) if (taken(res, info)) return;
       const top = res.via[0];
       if (!top || !services.myself.isMyself(top.host, top.port ?? 5060, top.transport.toLowerCase())) {
         logger.debug({ callId: res.callId, status: res.status }, 'reply dropped: its top Via is not ours');

@@ -17,6 +17,7 @@ import { siputilsModule } from './siputils/index.js';
 import { slModule } from './sl/index.js';
 import { textopsModule } from './textops/index.js';
 import { textopsxModule } from './textopsx/index.js';
+import { tmModule } from './tm/index.js';
 import { usrlocModule } from './usrloc/index.js';
 import { xlogModule } from './xlog/index.js';
 
@@ -25,10 +26,12 @@ export {
   siputilsModule,
   textopsModule,
   textopsxModule,
+  tmModule,
   htableModule,
   kexModule, maxfwdModule, pikeModule, pvModule, registrarModule, rrModule, sanityModule, slModule, usrlocModule, xlogModule };
 export type { UsrlocApi } from './usrloc/api.js';
 export type { RrApi } from './rr/index.js';
+export type { TmApi } from './tm/api.js';
 export type { HtableApi } from './htable/api.js';
 export type { PikeApi } from './pike/api.js';
 export type { PvModuleApi } from './pv/api.js';
@@ -51,4 +54,5 @@ export const builtinModules: readonly KsrModuleDef[] = [
   usrlocModule,
   registrarModule,
   rrModule,
+  tmModule,
 ];

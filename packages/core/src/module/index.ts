@@ -10,7 +10,9 @@ import type { KemiExportDef } from '../kemi/types.js';
 import type { Logger } from '../log.js';
 import type { PvRegistry } from '../pv/index.js';
 import type { RouteContext, SharedVars, WorkerVars } from '../routing/context.js';
+import type { SipResponse } from '../sip/index.js';
 import type { StatsRegistry } from '../stats/index.js';
+import type { ReceiveInfo } from '../transport/index.js';
 
 /** A module's modparams, by parameter name; repeated parameters keep every value in order. */
 export class ModuleParams {
@@ -90,6 +92,12 @@ export interface ModuleInstance {
    * (sl: an ACK to one of its own replies). Keep it cheap: it runs on every request.
    */
   filterRequest?(ctx: RouteContext): boolean;
+  /**
+   * Called for every reply after the core reply route (unless it dropped the reply) and before
+   * stateless forwarding; returning true means the module took the reply (tm: a reply of one of
+   * its transactions).
+   */
+  filterResponse?(res: SipResponse, info: ReceiveInfo): boolean;
   /**
    * Event routes to run once the script is loaded (e.g. htable's `htable:mod-init` with the
    * function named by its event_callback modparam): the function is called with the event name.
