@@ -22,6 +22,7 @@ import {
   type RouteServices,
   type ScriptEngine,
 } from '@ksr/core';
+import { SAMPLE_INFO, sampleInvite } from '@ksr/engine-testkit';
 import { luaEngine } from '../src/index.js';
 
 export interface Recorder {
@@ -125,26 +126,9 @@ export function memoryLogger(): { logger: Logger; lines: Array<{ level: string; 
   return { logger: make(), lines };
 }
 
-const INVITE = [
-  'INVITE sip:bob@ksr.test SIP/2.0',
-  'Via: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-inv1;rport',
-  'Max-Forwards: 70',
-  'From: "Alice" <sip:alice@atlanta.test>;tag=a1',
-  'To: <sip:bob@ksr.test>',
-  'Call-ID: call-1@192.0.2.10',
-  'CSeq: 10 INVITE',
-  'Contact: <sip:alice@192.0.2.10:5070>',
-  'Content-Length: 0',
-  '',
-  '',
-].join('\r\n');
+const INVITE = sampleInvite();
 
-const INFO: ReceiveInfo = {
-  proto: 'udp',
-  local: { address: '127.0.0.1', port: 5060, family: 4 },
-  remote: { address: '192.0.2.10', port: 5070, family: 4 },
-  socketId: 0,
-};
+const INFO: ReceiveInfo = SAMPLE_INFO;
 
 export function testServices(logger: Logger = silentLogger): RouteServices & { replies: Array<{ status: number; reason: string }> } {
   return detachedServices({ logger, myselfHosts: [] });

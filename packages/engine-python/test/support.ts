@@ -24,6 +24,7 @@ import {
   type RouteServices,
   type ScriptEngine,
 } from '@ksr/core';
+import { SAMPLE_INFO, sampleInvite } from '@ksr/engine-testkit';
 import { python3sEngine, pythonEngine, type PythonEngine } from '../src/index.js';
 
 export type LogLine = { level: number; msg: string; [k: string]: unknown };
@@ -49,20 +50,7 @@ export interface Harness {
   cleanup(): void;
 }
 
-const INVITE = [
-  'INVITE sip:bob@ksr.test SIP/2.0',
-  'Via: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-inv1;rport',
-  'Max-Forwards: 70',
-  'From: "Alice" <sip:alice@atlanta.test>;tag=a1',
-  'To: <sip:bob@ksr.test>',
-  'Call-ID: call-1@192.0.2.10',
-  'CSeq: 10 INVITE',
-  'Contact: <sip:alice@192.0.2.10:5070>',
-  'X-Test: hello',
-  'Content-Length: 0',
-  '',
-  '',
-].join('\r\n');
+const INVITE = sampleInvite({ extraHeaders: ['X-Test: hello'] });
 
 const REPLY = [
   'SIP/2.0 200 OK',
@@ -76,12 +64,7 @@ const REPLY = [
   '',
 ].join('\r\n');
 
-const INFO = {
-  proto: 'udp',
-  local: { address: '127.0.0.1', port: 5060, family: 4 },
-  remote: { address: '192.0.2.10', port: 5070, family: 4 },
-  socketId: 0,
-} as ReceiveInfo;
+const INFO: ReceiveInfo = SAMPLE_INFO;
 
 export function makeHarness(): Harness {
   const dir = mkdtempSync(path.join(tmpdir(), 'ksr-engine-python-'));

@@ -20,6 +20,7 @@ import {
   type ScriptEngine,
 } from '@ksr/core';
 import { buildConformanceRegistry } from './registry.js';
+import { SAMPLE_INFO, sampleInvite } from './samples.js';
 
 /** What an engine package hands the suite: at least a name and a loader. */
 export type ConformanceEngine = Pick<EngineDescriptor, 'name' | 'load'> & Partial<EngineDescriptor>;
@@ -32,26 +33,9 @@ export interface LogLine {
 
 export const CONFORMANCE_CALL_ID = 'conformance-1@192.0.2.10';
 
-const INVITE = [
-  'INVITE sip:bob@ksr.test SIP/2.0',
-  'Via: SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bK-conf1;rport',
-  'Max-Forwards: 70',
-  'From: "Alice" <sip:alice@atlanta.test>;tag=a1',
-  'To: <sip:bob@ksr.test>',
-  `Call-ID: ${CONFORMANCE_CALL_ID}`,
-  'CSeq: 10 INVITE',
-  'Contact: <sip:alice@192.0.2.10:5070>',
-  'Content-Length: 0',
-  '',
-  '',
-].join('\r\n');
+const INVITE = sampleInvite({ callId: CONFORMANCE_CALL_ID, branch: 'z9hG4bK-conf1' });
 
-const INFO: ReceiveInfo = {
-  proto: 'udp',
-  local: { address: '127.0.0.1', port: 5060, family: 4 },
-  remote: { address: '192.0.2.10', port: 5070, family: 4 },
-  socketId: 0,
-};
+const INFO: ReceiveInfo = SAMPLE_INFO;
 
 export interface RunOutcome {
   result: RouteRunResult;

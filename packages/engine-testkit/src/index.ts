@@ -22,3 +22,4 @@ export {
 } from './registry.js';
 export { EXPECTED_EVENTS, EXPECTED_ERROR_LOGS, UNICODE_TEXT, SPECIAL_TEXT } from './expected.js';
 export { tsEngine, createTsEngine, bindKsr, scriptLine, TsScriptEngine, type TsEngineOptions, type TsScriptFactory, type KsrObject, type KsrFunction } from './ts-engine.js';
+export { sampleInvite, SAMPLE_INFO } from './samples.js';
