@@ -2,8 +2,17 @@
 --
 -- Every SIP request that reaches the server runs ksr_request_route(). The steps below follow the
 -- order a production proxy uses; each KSR.* call is a typed function of a ksr module (the list is
--- in docs/kemi-api.md). Relaying is stateless for now (KSR.forward()): the transaction module,
--- authentication and flood protection come with the next versions of this example.
+-- in docs/kemi-api.md). Requests are relayed statefully through tm (a transaction per request:
+-- retransmissions, replies and timeouts are handled for the script); authentication and flood
+-- protection come with the next versions of this example.
+
+-- Relay the request statefully; answer with the error if it cannot even be sent.
+local function relay()
+  if KSR.tm.t_relay() < 0 then
+    KSR.sl.sl_reply_error()
+  end
+  KSR.x.exit()
+end
 
 -- The first checks every request passes.
 local function request_init()
@@ -27,11 +36,13 @@ local function within_dialog()
     return
   end
   if KSR.rr.loose_route() > 0 then
-    KSR.forward()
-    KSR.x.exit()
+    relay()
   end
   if KSR.is_ACK() then
-    -- an ACK for a reply this proxy sent itself, or a stray one: nothing to do
+    -- an ACK without a Route: relay it if it belongs to a transaction of ours, else it is stray
+    if KSR.tm.t_check_trans() > 0 then
+      relay()
+    end
     KSR.x.exit()
   end
   KSR.sl.sl_send_reply(404, "Not here")
@@ -69,6 +80,19 @@ end
 function ksr_request_route()
   request_init()
 
+  -- CANCEL: relay it into the INVITE's transaction (tm answers it and cancels the branches).
+  if KSR.is_CANCEL() then
+    if KSR.tm.t_check_trans() > 0 then
+      relay()
+    end
+    KSR.x.exit()
+  end
+
+  -- A retransmission of a request already being handled: tm re-sends its last reply (0 = done).
+  if not KSR.is_ACK() and KSR.tm.t_check_trans() == 0 then
+    KSR.x.exit()
+  end
+
   -- OPTIONS to the server itself (no user part) is a keepalive or health probe.
   if KSR.is_OPTIONS() and KSR.is_myself_ruri() and KSR.corex.has_ruri_user() < 0 then
     KSR.sl.sl_send_reply(200, "Keepalive")
@@ -81,8 +105,7 @@ function ksr_request_route()
   -- A request for another domain: relay it as it is (a real deployment would authenticate
   -- the caller before letting it use this server as a relay).
   if not KSR.is_myself_ruri() then
-    KSR.forward()
-    KSR.x.exit()
+    relay()
   end
 
   -- A request without a user part for this server cannot be routed.
@@ -98,7 +121,5 @@ function ksr_request_route()
   if KSR.is_INVITE() or KSR.is_SUBSCRIBE() then
     KSR.rr.record_route()
   end
-  if KSR.forward() < 0 then
-    KSR.sl.sl_send_reply(500, "Cannot Forward")
-  end
+  relay()
 end

@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import { parseMessage, type SipResponse } from '@ksr/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { basePort, run, sippArgs, startKsr, type Proc } from './support/proc.js';
+import { resolve } from 'node:path';
+import { basePort, repoRoot, run, sippArgs, startKsr, startProc, type Proc } from './support/proc.js';
 
 // The example `pnpm start` serves (examples/basic: Lua, in-memory location), started by the ksr
 // command on its own port, driven by sipp and raw UDP over 127.0.0.1.
@@ -78,5 +79,27 @@ describe('examples/basic served by the ksr command', () => {
       'Max-Forwards: 0',
     ]);
     expect(hops.status).toBe(483);
+  });
+
+  it('relays a call statefully to a registered user, record-routed, ACK and BYE included', async () => {
+    const uasPort = basePort(42);
+    const reg = await ask([
+      `REGISTER sip:127.0.0.1:${port} SIP/2.0`,
+      'Via: SIP/2.0/UDP 127.0.0.1:LPORT;branch=z9hG4bK-ex-reg2;rport',
+      'From: <sip:carol@127.0.0.1>;tag=r2',
+      'To: <sip:carol@127.0.0.1>',
+      'Call-ID: example-reg-2',
+      'CSeq: 1 REGISTER',
+      'Max-Forwards: 70',
+      `Contact: <sip:carol@127.0.0.1:${uasPort}>`,
+      'Expires: 300',
+    ]);
+    expect(reg.status).toBe(200);
+    const uas = startProc('sipp', ['-sf', resolve(repoRoot, 'packages/ksr/test/sipp/registrar-uas.xml'), '-i', '127.0.0.1', '-p', String(uasPort), '-m', '2', '-nostdin', '-timeout', '20s']);
+    await new Promise((r) => setTimeout(r, 300));
+    const uac = await run('sipp', sippArgs('registrar-call.xml', `127.0.0.1:${port}`, basePort(43), ['-s', 'carol', '-m', '2', '-r', '5']), 40_000);
+    uas.kill('SIGKILL');
+    expect(uac.output).toMatch(/Successful call\s+\|\s+\d+\s+\|\s+2\b/);
+    expect(uac.code).toBe(0);
   });
 });
