@@ -28,6 +28,8 @@ export {
   createModuleCatalogue,
   moduleNameFromPath,
   GLOBAL_PARAMS,
+  intInRange,
+  nonEmpty,
   type KsrConfig,
   type ConfigValue,
   type ListenSpec as ConfigListenSpec,

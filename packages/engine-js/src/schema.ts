@@ -2,16 +2,12 @@
  * The app_jsdt module: its modparams as the config loader checks them, and how engine-js reads
  * them. Kept free of QuickJS so listing the engine costs nothing until a JS script is loaded.
  */
-import type { ModuleSchema } from '@ksr/core';
+import { ROUTE_TIME_LIMIT, intInRange, loadTimeLimitMs, nonEmpty, type ModuleSchema } from '@ksr/core';
 
-/** Default per-route time budget (ms). */
-export const DEFAULT_ROUTE_TIME_LIMIT_MS = 100;
+/** Default per-route time budget (ms): core's, shared by every engine. */
+export const DEFAULT_ROUTE_TIME_LIMIT_MS = ROUTE_TIME_LIMIT.defaultMs;
 /** Upper bound accepted for route_time_limit (ms): a route is not a batch job. */
-export const MAX_ROUTE_TIME_LIMIT_MS = 60_000;
-/** Loading the script (its top-level code and static imports) may run this much longer than a route… */
-export const LOAD_TIME_LIMIT_FACTOR = 10;
-/** …but never less than this (ms). */
-export const MIN_LOAD_TIME_LIMIT_MS = 1000;
+export const MAX_ROUTE_TIME_LIMIT_MS = ROUTE_TIME_LIMIT.maxMs;
 
 /** Default heap budget (MB) of one interpreter, on top of the fixed 16 MB base (see README). */
 export const DEFAULT_MEMORY_LIMIT_MB = 64;
@@ -33,18 +29,6 @@ export const MIN_STACK_LIMIT_KB = 16;
 /** Above this even plain JS recursion can overflow the host (V8) stack before QuickJS notices. */
 export const MAX_STACK_LIMIT_KB = 256;
 
-function intInRange(min: number, max: number) {
-  return (v: string | number): string | undefined => {
-    const n = typeof v === 'number' ? v : Number(String(v).trim());
-    if (!Number.isInteger(n) || n < min || n > max) return `expected an integer between ${min} and ${max}, got ${String(v)}`;
-    return undefined;
-  };
-}
-
-function nonEmptyString(v: string | number): string | undefined {
-  return typeof v === 'string' && v.trim() !== '' ? undefined : 'expected a non-empty path';
-}
-
 /**
  * modparam("app_jsdt", …):
  *  - load (str): the script file. Given several times, the last one wins (Kamailio keeps one).
@@ -57,7 +41,7 @@ function nonEmptyString(v: string | number): string | undefined {
 export const appJsdtModule: ModuleSchema = {
   name: 'app_jsdt',
   params: {
-    load: { type: 'str', check: nonEmptyString },
+    load: { type: 'str', check: nonEmpty('path') },
     mode: { type: 'int', check: intInRange(0, 1) },
     route_time_limit: { type: 'int', check: intInRange(0, MAX_ROUTE_TIME_LIMIT_MS) },
     memory_limit: { type: 'int', check: intInRange(MIN_MEMORY_LIMIT_MB, MAX_MEMORY_LIMIT_MB) },
@@ -95,7 +79,7 @@ export function readSettings(params: ReadonlyMap<string, ReadonlyArray<string | 
   const routeTimeLimitMs = intParam(params.get('route_time_limit'), DEFAULT_ROUTE_TIME_LIMIT_MS, 0, MAX_ROUTE_TIME_LIMIT_MS, 'route_time_limit');
   return {
     routeTimeLimitMs,
-    loadTimeLimitMs: routeTimeLimitMs === 0 ? 0 : Math.max(routeTimeLimitMs * LOAD_TIME_LIMIT_FACTOR, MIN_LOAD_TIME_LIMIT_MS),
+    loadTimeLimitMs: loadTimeLimitMs(routeTimeLimitMs),
     memoryLimitMb: intParam(params.get('memory_limit'), DEFAULT_MEMORY_LIMIT_MB, MIN_MEMORY_LIMIT_MB, MAX_MEMORY_LIMIT_MB, 'memory_limit'),
     stackLimitKb: intParam(params.get('stack_limit'), DEFAULT_STACK_LIMIT_KB, MIN_STACK_LIMIT_KB, MAX_STACK_LIMIT_KB, 'stack_limit'),
     mode: intParam(params.get('mode'), 1, 0, 1, 'mode'),

@@ -2,16 +2,12 @@
  * The app_lua module: its modparams, as the config loader checks them, and how engine-lua reads
  * them. Kept free of fengari so listing the engine costs nothing until a Lua script is loaded.
  */
-import type { ModuleSchema } from '@ksr/core';
+import { ROUTE_TIME_LIMIT, intInRange, loadTimeLimitMs, nonEmpty, type ModuleSchema } from '@ksr/core';
 
-/** Default per-route time budget (ms). */
-export const DEFAULT_ROUTE_TIME_LIMIT_MS = 100;
-/** The script's main chunk (and every chunk it loads at start) may run this much longer than a route. */
-export const LOAD_TIME_LIMIT_FACTOR = 10;
-/** …but never less than this (ms). */
-export const MIN_LOAD_TIME_LIMIT_MS = 1000;
+/** Default per-route time budget (ms): core's, shared by every engine. */
+export const DEFAULT_ROUTE_TIME_LIMIT_MS = ROUTE_TIME_LIMIT.defaultMs;
 /** Upper bound accepted for route_time_limit (ms): a route is not a batch job. */
-export const MAX_ROUTE_TIME_LIMIT_MS = 60_000;
+export const MAX_ROUTE_TIME_LIMIT_MS = ROUTE_TIME_LIMIT.maxMs;
 /** Default longest string (bytes) a script may make: 16 MiB. */
 export const DEFAULT_MAX_STRING_SIZE = 16 * 1024 * 1024;
 /** Upper bound accepted for max_string_size: fengari's own limit (2 GiB - 1). */
@@ -19,23 +15,13 @@ export const MAX_MAX_STRING_SIZE = 2_147_483_647;
 /** Lower bound accepted for max_string_size (other than 0): error messages must still fit. */
 export const MIN_MAX_STRING_SIZE = 1024;
 
-function nonNegativeInt(max: number) {
-  return (v: string | number): string | undefined => {
-    const n = typeof v === 'number' ? v : Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > max) return `expected an integer between 0 and ${max}, got ${String(v)}`;
-    return undefined;
-  };
-}
-
 function stringSize(v: string | number): string | undefined {
   const n = typeof v === 'number' ? v : Number(v);
   if (Number.isInteger(n) && (n === 0 || (n >= MIN_MAX_STRING_SIZE && n <= MAX_MAX_STRING_SIZE))) return undefined;
   return `expected 0 (no limit) or a size in bytes between ${MIN_MAX_STRING_SIZE} and ${MAX_MAX_STRING_SIZE}, got ${String(v)}`;
 }
 
-function nonEmptyString(v: string | number): string | undefined {
-  return typeof v === 'string' && v.trim() !== '' ? undefined : 'expected a non-empty path';
-}
+const nonEmptyPath = nonEmpty('path');
 
 /**
  * modparam("app_lua", …):
@@ -54,12 +40,12 @@ function nonEmptyString(v: string | number): string | undefined {
 export const appLuaModule: ModuleSchema = {
   name: 'app_lua',
   params: {
-    load: { type: 'str', multi: true, check: nonEmptyString },
-    reload: { type: 'int', check: nonNegativeInt(1) },
-    log_mode: { type: 'int', check: nonNegativeInt(0xffff) },
+    load: { type: 'str', multi: true, check: nonEmptyPath },
+    reload: { type: 'int', check: intInRange(0, 1) },
+    log_mode: { type: 'int', check: intInRange(0, 0xffff) },
     register: { type: 'str', multi: true },
-    route_time_limit: { type: 'int', check: nonNegativeInt(MAX_ROUTE_TIME_LIMIT_MS) },
-    search_path: { type: 'str', multi: true, check: nonEmptyString },
+    route_time_limit: { type: 'int', check: intInRange(0, MAX_ROUTE_TIME_LIMIT_MS) },
+    search_path: { type: 'str', multi: true, check: nonEmptyPath },
     max_string_size: { type: 'int', check: stringSize },
   },
 };
@@ -97,11 +83,10 @@ function strings(values: ReadonlyArray<string | number> | undefined): string[] {
 
 export function readSettings(params: ReadonlyMap<string, ReadonlyArray<string | number>>): LuaEngineSettings {
   const routeTimeLimitMs = Math.min(intParam(params.get('route_time_limit'), DEFAULT_ROUTE_TIME_LIMIT_MS), MAX_ROUTE_TIME_LIMIT_MS);
-  const loadTimeLimitMs = routeTimeLimitMs === 0 ? 0 : Math.max(MIN_LOAD_TIME_LIMIT_MS, routeTimeLimitMs * LOAD_TIME_LIMIT_FACTOR);
   const maxString = Math.min(intParam(params.get('max_string_size'), DEFAULT_MAX_STRING_SIZE), MAX_MAX_STRING_SIZE);
   return {
     routeTimeLimitMs,
-    loadTimeLimitMs,
+    loadTimeLimitMs: loadTimeLimitMs(routeTimeLimitMs),
     maxStringSize: maxString === 0 ? Infinity : Math.max(maxString, MIN_MAX_STRING_SIZE),
     logMode: intParam(params.get('log_mode'), 0),
     searchPaths: strings(params.get('search_path')),

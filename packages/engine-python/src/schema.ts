@@ -3,30 +3,14 @@
  * and how engine-python reads them. Kept free of Pyodide so listing the engines costs nothing
  * until a Python script is loaded.
  */
-import type { ModuleSchema } from '@ksr/core';
+import { ROUTE_TIME_LIMIT, intInRange, loadTimeLimitMs, nonEmpty, type ModuleSchema } from '@ksr/core';
 
-/** Default per-route time budget (ms). */
-export const DEFAULT_ROUTE_TIME_LIMIT_MS = 100;
+/** Default per-route time budget (ms): core's, shared by every engine. */
+export const DEFAULT_ROUTE_TIME_LIMIT_MS = ROUTE_TIME_LIMIT.defaultMs;
 /** Upper bound accepted for route_time_limit (ms). */
-export const MAX_ROUTE_TIME_LIMIT_MS = 60_000;
-/** Loading (top level, mod_init, child_init) may take this many times the route budget… */
-export const LOAD_TIME_LIMIT_FACTOR = 10;
-/** …but never less than this (ms). */
-export const MIN_LOAD_TIME_LIMIT_MS = 1000;
+export const MAX_ROUTE_TIME_LIMIT_MS = ROUTE_TIME_LIMIT.maxMs;
 /** The rank passed to child_init / script_child_init: ksr routes in one worker, Kamailio's first SIP worker is rank 1. */
 export const CHILD_RANK = 1;
-
-function intInRange(min: number, max: number) {
-  return (v: string | number): string | undefined => {
-    const n = typeof v === 'number' ? v : Number(String(v).trim());
-    if (!Number.isInteger(n) || n < min || n > max) return `expected an integer between ${min} and ${max}, got ${String(v)}`;
-    return undefined;
-  };
-}
-
-function nonEmptyString(v: string | number): string | undefined {
-  return typeof v === 'string' && v.trim() !== '' ? undefined : 'expected a non-empty string';
-}
 
 function identifier(v: string | number): string | undefined {
   return typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : 'expected a Python function name';
@@ -47,8 +31,8 @@ function optionalIdentifier(v: string | number): string | undefined {
 export const appPython3Module: ModuleSchema = {
   name: 'app_python3',
   params: {
-    load: { type: 'str', check: nonEmptyString },
-    script_name: { type: 'str', check: nonEmptyString },
+    load: { type: 'str', check: nonEmpty('string') },
+    script_name: { type: 'str', check: nonEmpty('string') },
     mod_init_function: { type: 'str', check: identifier },
     child_init_method: { type: 'str', check: optionalIdentifier },
     threads_mode: { type: 'int', check: intInRange(0, 1) },
@@ -68,7 +52,7 @@ export const appPython3Module: ModuleSchema = {
 export const appPython3sModule: ModuleSchema = {
   name: 'app_python3s',
   params: {
-    load: { type: 'str', check: nonEmptyString },
+    load: { type: 'str', check: nonEmpty('string') },
     script_init: { type: 'str', check: optionalIdentifier },
     script_child_init: { type: 'str', check: optionalIdentifier },
     threads_mode: { type: 'int', check: intInRange(0, 1) },
@@ -117,7 +101,7 @@ export function readSettings(style: PythonStyle, params: Params): PythonSettings
   const s: PythonSettings = {
     style,
     routeTimeLimitMs,
-    loadTimeLimitMs: routeTimeLimitMs === 0 ? 0 : Math.max(routeTimeLimitMs * LOAD_TIME_LIMIT_FACTOR, MIN_LOAD_TIME_LIMIT_MS),
+    loadTimeLimitMs: loadTimeLimitMs(routeTimeLimitMs),
     modInit: str(params, 'mod_init_function', 'mod_init'),
     childInit: str(params, 'child_init_method', 'child_init'),
     scriptInit: str(params, 'script_init', 'script_init'),

@@ -36,3 +36,4 @@ export {
   type ModuleParamSpec,
 } from './modules.js';
 export { parseSubst, applySubst, type SubstRule } from './subst.js';
+export { intInRange, nonEmpty } from './param-checks.js';

@@ -79,3 +79,15 @@ export interface EngineDescriptor {
    */
   load(opts: EngineLoadOptions): Promise<ScriptEngine>;
 }
+
+/**
+ * The time budget every engine applies to a route run (modparam `route_time_limit`, ms; 0 = no
+ * limit), and to loading a script: its top-level code gets `loadFactor` times the route budget,
+ * at least `minLoadMs`.
+ */
+export const ROUTE_TIME_LIMIT = { defaultMs: 100, maxMs: 60_000, loadFactor: 10, minLoadMs: 1000 } as const;
+
+/** The load-time budget for a route budget (0 stays 0: no limit). */
+export function loadTimeLimitMs(routeMs: number): number {
+  return routeMs === 0 ? 0 : Math.max(routeMs * ROUTE_TIME_LIMIT.loadFactor, ROUTE_TIME_LIMIT.minLoadMs);
+}
