@@ -3,10 +3,6 @@
  * when the test advances it, and a logger that records what was logged.
  */
 import {
-  MemorySharedVars,
-  ModuleParams,
-  StatsRegistry,
-  createPvRegistry,
   type KsrConfig,
   type KsrModuleDef,
   type Logger,
@@ -16,7 +12,7 @@ import {
   type SharedVars,
   type WorkerVars,
 } from '@ksr/core';
-import { FakeClock, recordingLogger, testConfig } from '../support/common.js';
+import { FakeClock, testConfig, testModuleContext } from '../support/common.js';
 
 export { FakeClock, recordingLogger } from '../support/common.js';
 
@@ -36,23 +32,8 @@ export function moduleContext(
   params: Record<string, string | number | Array<string | number>> = {},
   opts: { clock?: FakeClock; logger?: Logger; pv?: PvRegistry; shv?: SharedVars; vars?: WorkerVars; apis?: Record<string, unknown> } = {},
 ): TestModuleContext {
-  const values = new Map<string, Array<string | number>>();
-  for (const [k, v] of Object.entries(params)) values.set(k, Array.isArray(v) ? v : [v]);
-  const logger = opts.logger ?? recordingLogger().logger;
-  return {
-    name,
-    logger,
-    params: new ModuleParams(name, values),
-    config: emptyConfig(),
-    clock: opts.clock ?? new FakeClock(),
-    stats: new StatsRegistry(),
-    pv: opts.pv ?? createPvRegistry(),
-    shv: opts.shv ?? new MemorySharedVars(),
-    vars: opts.vars ?? new Map(),
-    api<T>(dep: string): T {
-      return opts.apis?.[dep] as T;
-    },
-  };
+  const clock = opts.clock ?? new FakeClock();
+  return { ...testModuleContext(name, params, { ...opts, clock }), clock };
 }
 
 /** Create a module instance and index its exports by name. */

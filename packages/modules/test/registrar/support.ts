@@ -5,13 +5,10 @@
 import {
   MemorySharedVars,
   MessageState,
-  ModuleParams,
   RouteContext,
   StatsRegistry,
-  createPvRegistry,
   parseMessage,
   type KemiExportDef,
-  type KsrConfig,
   type KsrModuleDef,
   type Logger,
   type ModuleContext,
@@ -23,9 +20,7 @@ import {
   type SocketInfo,
 } from '@ksr/core';
 import { sipText, type RecordedReply } from '../../../core/test/support/context.js';
-import { FakeClock, recordingLogger, testConfig } from '../support/common.js';
-
-const emptyConfig = (): KsrConfig => testConfig();
+import { FakeClock, recordingLogger, testModuleContext } from '../support/common.js';
 
 export { FakeClock, recordingLogger } from '../support/common.js';
 
@@ -34,22 +29,7 @@ export function moduleContext(
   params: Record<string, string | number | Array<string | number>> = {},
   opts: { clock?: FakeClock; logger?: Logger; pv?: PvRegistry; stats?: StatsRegistry; apis?: Record<string, unknown> } = {},
 ): ModuleContext {
-  const values = new Map<string, Array<string | number>>();
-  for (const [k, v] of Object.entries(params)) values.set(k, Array.isArray(v) ? v : [v]);
-  return {
-    name,
-    logger: opts.logger ?? recordingLogger().logger,
-    params: new ModuleParams(name, values),
-    config: emptyConfig(),
-    clock: opts.clock ?? new FakeClock(),
-    stats: opts.stats ?? new StatsRegistry(),
-    pv: opts.pv ?? createPvRegistry(),
-    shv: new MemorySharedVars(),
-    vars: new Map(),
-    api<T>(dep: string): T {
-      return opts.apis?.[dep] as T;
-    },
-  };
+  return testModuleContext(name, params, opts);
 }
 
 export type Fn = (...args: unknown[]) => unknown;

@@ -4,10 +4,8 @@
  * APIs of other modules passed in by name.
  */
 import {
-  ModuleParams,
   StatsRegistry,
   createPvRegistry,
-  MemorySharedVars,
   silentLogger,
   type KemiExportDef,
   type KsrConfig,
@@ -18,7 +16,7 @@ import {
   type PvRegistry,
   type RouteContext,
 } from '@ksr/core';
-import { testConfig } from '../support/common.js';
+import { testConfig, testModuleContext } from '../support/common.js';
 
 export { testConfig } from '../support/common.js';
 
@@ -94,22 +92,15 @@ export async function createModule(
   const stats = opts.stats ?? new StatsRegistry();
   const logger = recordingLogger();
   const pv = opts.pv ?? createPvRegistry();
-  const allowed = new Set([...(def.dependencies ?? []), ...(def.optionalDependencies ?? [])]);
-  const mctx: ModuleContext = {
-    name: def.name,
+  const mctx: ModuleContext = testModuleContext(def.name, values, {
     logger,
-    params: new ModuleParams(def.name, values),
     config: opts.config ?? testConfig(),
     clock: { now: () => Date.now(), every: () => ({ cancel() {} }) },
     stats,
     pv,
-    shv: new MemorySharedVars(),
-    vars: new Map(),
-    api<T>(dep: string): T {
-      if (!allowed.has(dep)) throw new Error(`module ${def.name} asked for the API of ${dep}, which it does not declare`);
-      return opts.apis?.[dep] as T;
-    },
-  };
+    ...(opts.apis ? { apis: opts.apis } : {}),
+    declared: [...(def.dependencies ?? []), ...(def.optionalDependencies ?? [])],
+  });
   const instance = await def.create(mctx);
   const exp = (name: string): KemiExportDef<RouteContext> => {
     const e = instance.exports?.find((x) => x.name === name);

@@ -3,7 +3,20 @@
  * that keeps every line, and an empty config to build module contexts from.
  */
 import { Writable } from 'node:stream';
-import { createLogger, type Clock, type KsrConfig, type Logger } from '@ksr/core';
+import {
+  MemorySharedVars,
+  ModuleParams,
+  StatsRegistry,
+  createLogger,
+  createPvRegistry,
+  type Clock,
+  type KsrConfig,
+  type Logger,
+  type ModuleContext,
+  type PvRegistry,
+  type SharedVars,
+  type WorkerVars,
+} from '@ksr/core';
 
 /** A Clock whose time only moves when the test says so. */
 export class FakeClock implements Clock {
@@ -64,5 +77,50 @@ export function testConfig(over: Partial<KsrConfig> = {}): KsrConfig {
     warnings: [],
     files: [],
     ...over,
+  };
+}
+
+export interface TestModuleContextOptions {
+  clock?: Clock;
+  logger?: Logger;
+  pv?: PvRegistry;
+  stats?: StatsRegistry;
+  shv?: SharedVars;
+  vars?: WorkerVars;
+  config?: KsrConfig;
+  /** APIs of other modules, by module name. */
+  apis?: Record<string, unknown>;
+  /** When given, api() refuses modules outside this list, as the server does for undeclared dependencies. */
+  declared?: readonly string[];
+}
+
+/**
+ * A hand-built ModuleContext: modparams by name (an array for a repeated modparam), a fake clock,
+ * fresh PV/stats/vars stores unless the test passes its own.
+ */
+export function testModuleContext(
+  name: string,
+  params: Record<string, string | number | Array<string | number>> | ReadonlyMap<string, ReadonlyArray<string | number>> = {},
+  opts: TestModuleContextOptions = {},
+): ModuleContext & { shv: SharedVars; vars: WorkerVars } {
+  const values =
+    params instanceof Map
+      ? (params as ReadonlyMap<string, ReadonlyArray<string | number>>)
+      : new Map(Object.entries(params as Record<string, string | number | Array<string | number>>).map(([k, v]) => [k, Array.isArray(v) ? v : [v]]));
+  const allowed = opts.declared ? new Set(opts.declared) : undefined;
+  return {
+    name,
+    logger: opts.logger ?? recordingLogger().logger,
+    params: new ModuleParams(name, values),
+    config: opts.config ?? testConfig(),
+    clock: opts.clock ?? new FakeClock(),
+    stats: opts.stats ?? new StatsRegistry(),
+    pv: opts.pv ?? createPvRegistry(),
+    shv: opts.shv ?? new MemorySharedVars(),
+    vars: opts.vars ?? new Map(),
+    api<T>(dep: string): T {
+      if (allowed && !allowed.has(dep)) throw new Error(`module ${name} asked for the API of ${dep}, which it does not declare`);
+      return opts.apis?.[dep] as T;
+    },
   };
 }

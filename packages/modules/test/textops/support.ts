@@ -3,14 +3,10 @@
  * ModuleContext, and route contexts over real parsed messages whose logger records lines.
  */
 import {
-  MemorySharedVars,
   MessageState,
-  ModuleParams,
-  StatsRegistry,
   createPvRegistry,
   parseMessage,
   type KemiExportDef,
-  type KsrConfig,
   type KsrModuleDef,
   type Logger,
   type ModuleContext,
@@ -22,7 +18,7 @@ import {
   type SipRequest,
   type SipResponse,
 } from '@ksr/core';
-import { testConfig } from '../support/common.js';
+import { testModuleContext } from '../support/common.js';
 import { INVITE_LINES, makeContext, sipText, testServices, type TestServices } from '../../../core/test/support/context.js';
 
 export { INVITE_LINES, sipText };
@@ -81,22 +77,13 @@ export async function load(
   }
   const logger = recordingLogger();
   const pv = opts.pv ?? createPvRegistry();
-  const allowed = new Set([...(def.dependencies ?? []), ...(def.optionalDependencies ?? [])]);
-  const mctx: ModuleContext = {
-    name: def.name,
+  const mctx: ModuleContext = testModuleContext(def.name, values, {
     logger,
-    params: new ModuleParams(def.name, values),
-    config: testConfig(),
     clock: { now: opts.now ?? (() => Date.now()), every: () => ({ cancel() {} }) },
-    stats: new StatsRegistry(),
     pv,
-    shv: new MemorySharedVars(),
-    vars: new Map(),
-    api<T>(dep: string): T {
-      if (!allowed.has(dep)) throw new Error(`module ${def.name} asked for the API of ${dep}, which it does not declare`);
-      return opts.apis?.[dep] as T;
-    },
-  };
+    ...(opts.apis ? { apis: opts.apis } : {}),
+    declared: [...(def.dependencies ?? []), ...(def.optionalDependencies ?? [])],
+  });
   const instance = await def.create(mctx);
   const exp = (name: string): KemiExportDef<RouteContext> => {
     const e = instance.exports?.find((x) => x.name === name);
