@@ -52,3 +52,5 @@ export * from './pv/index.js';
 export * from './stats/index.js';
 export * from './module/index.js';
 export * from './transaction/index.js';
+export * from './rpc/index.js';
+export type { Db, DbQuery, DbRow, DbValue, DbWhere } from './db/types.js';

@@ -9,6 +9,7 @@ import type { KsrConfig, ModuleParamSpec, ModuleSchema } from '../config/index.j
 import type { KemiExportDef } from '../kemi/types.js';
 import type { Logger } from '../log.js';
 import type { PvRegistry } from '../pv/index.js';
+import type { RpcCommand } from '../rpc/index.js';
 import type { RouteContext, SharedVars, WorkerVars } from '../routing/context.js';
 import type { SipResponse } from '../sip/index.js';
 import type { StatsRegistry } from '../stats/index.js';
@@ -103,6 +104,8 @@ export interface ModuleInstance {
    * function named by its event_callback modparam): the function is called with the event name.
    */
   readonly startupEvents?: ReadonlyArray<{ readonly event: string; readonly callback: string }>;
+  /** RPC commands of the module ("ul.dump" …), served by jsonrpcs / `ksr ctl`. */
+  readonly rpc?: readonly RpcCommand[];
   /** Stop timers, flush state. */
   destroy?(): void | Promise<void>;
 }
