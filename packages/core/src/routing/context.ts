@@ -53,6 +53,11 @@ export class MessageState {
   forceRport = false;
   /** Additional branches (append_branch, lookup of several contacts), in order. */
   branches: Branch[] = [];
+  /**
+   * q-value ×1000 of the Request-URI branch (0..1000), -1 when not given: set by whoever puts a
+   * contact into the R-URI (registrar lookup, tm t_next_contacts); tm t_load_contacts sorts by it.
+   */
+  ruriQ = -1;
   /** Listen socket id to send from (set_send_socket), or undefined for the default. */
   sendSocketId: number | undefined = undefined;
   /** Path of the Request-URI branch (registrar lookup of a contact with Path). */

@@ -47,6 +47,9 @@ export interface ClientOptions {
   frInv?: number;
   /** INVITE only: restart the final-response timer on every provisional (Kamailio's restart_fr_on_each_reply). */
   restartFrOnEachReply?: boolean;
+  /** Retransmission intervals for this transaction (tm's t_set_retr): first interval (T1) and cap (T2), ms. */
+  t1?: number;
+  t2?: number;
 }
 
 export interface CancelOptions {
@@ -140,6 +143,7 @@ export class ClientTransaction {
   private timerWait: TimerHandle | undefined;
   private ackBytes: Buffer | undefined;
   private waited = false;
+  private expired = false;
 
   /** @internal Use TransactionLayer.createClient(). */
   constructor(
@@ -174,7 +178,7 @@ export class ClientTransaction {
     const t = this.core.timers;
     this.state = this.isInvite ? 'Calling' : 'Trying';
     if (!this.reliable) {
-      this.retrInterval = t.t1;
+      this.retrInterval = this.opts.t1 ?? t.t1;
       this.timerRetr = this.core.schedule(this.retrInterval, () => this.fireRetr());
     }
     this.startFr(this.opts.fr ?? (this.isInvite ? t.timerB : t.timerF));
@@ -185,11 +189,44 @@ export class ClientTransaction {
     this.timerFr?.cancel();
     this.timerFr = this.core.schedule(ms, () => {
       this.timerFr = undefined;
-      if (this.state === 'Terminated') return;
-      this.core.logger.debug({ txn: this.id }, 'final response timeout');
-      this.safe(() => this.handlers.onTimeout(this));
+      this.timeout();
+    });
+  }
+
+  /**
+   * The final-response timeout, now (Timer B/F, the fr_inv timer, or the TU's own limit such as a
+   * transaction lifetime): retransmissions stop and `onTimeout` runs. The transaction is then
+   * terminated — unless it is an INVITE in Proceeding whose TU called `cancel()` from `onTimeout`
+   * (RFC 3261 §16.8, Timer C: a branch that sent a provisional is CANCELled): it then stays until
+   * the final response to the INVITE arrives (a non-2xx is ACKed and absorbed, a 2xx still goes to
+   * the TU, provisionals are absorbed) or 64·T1 passed. No-op when already timed out or final.
+   */
+  timeout(): void {
+    const s = this.state;
+    if (this.expired || (s !== 'Calling' && s !== 'Trying' && s !== 'Proceeding')) return;
+    this.core.logger.debug({ txn: this.id }, 'final response timeout');
+    this.stopRunning();
+    this.expired = true;
+    this.safe(() => this.handlers.onTimeout(this));
+    if (this.state !== 'Proceeding' || !this.isInvite) {
+      this.terminate();
+      return;
+    }
+    const c = this.cancelTxn;
+    if (!c || c.state === 'Pending' || c.state === 'Terminated') {
+      this.terminate();
+      return;
+    }
+    // wait for the 487 (or a late 2xx) of the cancelled branch, bounded
+    this.timerFr = this.core.schedule(64 * this.core.timers.t1, () => {
+      this.timerFr = undefined;
       this.terminate();
     });
+  }
+
+  /** The final-response timeout fired (or timeout() was called): the TU saw onTimeout. */
+  get timedOut(): boolean {
+    return this.expired;
   }
 
   /** Timer A (INVITE: doubles without cap) / Timer E (non-INVITE: doubles up to T2, T2 in Proceeding). */
@@ -199,7 +236,7 @@ export class ClientTransaction {
     if (s !== 'Calling' && s !== 'Trying' && s !== 'Proceeding') return;
     if (this.isInvite && s !== 'Calling') return;
     this.transmit(this.bytes);
-    const t2 = this.core.timers.t2;
+    const t2 = this.opts.t2 ?? this.core.timers.t2;
     this.retrInterval = this.isInvite ? 2 * this.retrInterval : s === 'Proceeding' ? t2 : Math.min(2 * this.retrInterval, t2);
     this.timerRetr = this.core.schedule(this.retrInterval, () => this.fireRetr());
   }
@@ -210,6 +247,22 @@ export class ClientTransaction {
     const s = this.state;
     if (s === 'Terminated' || s === 'Pending') return;
     if (this.isInvite) {
+      if (this.expired && s === 'Proceeding') {
+        // timed out and cancelled: only the outcome of the CANCEL matters now
+        if (st < 200) return;
+        this.stopRunning();
+        if (st < 300) {
+          this.enterWaiting('Accepted', this.core.timers.timerM);
+          this.toTu(res);
+        } else {
+          this.ackBytes = buildHopRequest(this.request, 'ACK', res.header('to') ?? '').serialize({ stream: this.reliable });
+          this.transmit(this.ackBytes);
+          this.state = 'Completed';
+          this.lastResponse = res;
+          this.enterWaiting('Completed', this.reliable ? 0 : this.core.timers.timerD);
+        }
+        return;
+      }
       if (s === 'Calling' || s === 'Proceeding') {
         if (st < 200) {
           this.timerRetr?.cancel();

@@ -153,6 +153,11 @@ export class TransactionLayer {
     return { current: this.servers.size + this.clients.size, ...this.counters };
   }
 
+  /** The live server transactions, oldest first (RPC tm.list). */
+  serverTransactions(): ServerTransaction[] {
+    return [...new Set(this.servers.values())];
+  }
+
   /** Table sizes (for tests and diagnostics). */
   get size(): { server: number; client: number } {
     return { server: this.servers.size, client: this.clients.size };

@@ -599,6 +599,7 @@ export class Registrar {
       const hop = this.nextHop(ctx, c);
       ctx.state.dstUri = hop.dst;
       ctx.state.ruriPath = hop.path;
+      ctx.state.ruriQ = c.q;
       ctx.state.branchFlags[0] = ((ctx.state.branchFlags[0] ?? 0) | c.cflags) >>> 0;
       if (this.listenSocket(ctx, c.socketId)) ctx.state.sendSocketId = c.socketId;
       this.addXavpRcd(ctx, c);

@@ -6,8 +6,13 @@ import { defineModule, type KemiExportDef, type ModuleParamSpec, type RouteConte
 import type { RrApi } from '../rr/index.js';
 import type { TmApi } from './api.js';
 import { Tm, clockScheduler, type TmConfig } from './tm.js';
+import type { ContactsConfig } from './contacts.js';
+import { extExportsOf } from './exports-ext.js';
+import { TmExt } from './ext.js';
+import { registerTmPvs } from './pv.js';
+import { TmUac } from './uac.js';
 
-export type { TmApi, TmRouteRunner } from './api.js';
+export type { TmApi, TmControl, TmRouteRunner } from './api.js';
 
 type Def = KemiExportDef<RouteContext>;
 
@@ -25,6 +30,8 @@ const PARAMS: Record<string, ModuleParamSpec> = {
   restart_fr_on_each_reply: int,
   contacts_avp: str,
   contact_flows_avp: str,
+  event_callback: str,
+  event_callback_lres_sent: str,
 };
 
 const STAT_NAMES = ['current', 'waiting', 'total', 'created', 'freed', 'rpl_received', 'rpl_generated', 'rpl_sent', '2xx', '3xx', '4xx', '5xx', '6xx'] as const;
@@ -36,7 +43,7 @@ const ROUTE_NAMES: Record<string, 'onReply' | 'onFailure' | 'onBranch' | 'onBran
   branch_failure_route: 'onBranchFailure',
 };
 
-function exportsOf(tm: Tm): Def[] {
+function exportsOf(tm: Tm, ext: TmExt): Def[] {
   const noArgs = (name: string, doc: string, fn: (ctx: RouteContext) => number): Def => ({ name, returns: 'int', params: [], doc, fn });
   const onRoute = (name: string, which: 'onReply' | 'onFailure' | 'onBranch' | 'onBranchFailure', what: string): Def => ({
     name,
@@ -53,6 +60,8 @@ function exportsOf(tm: Tm): Def[] {
   const branches = (ctx: RouteContext) => tm.txnOf(ctx)?.branches ?? [];
   const failedBranch = (ctx: RouteContext) => {
     const t = tm.txnOf(ctx);
+    const run = tm.runInfo(ctx);
+    if (ctx.routeType === 'branch-failure' && run) return t?.branches[run.branch];
     return t?.best?.branch;
   };
   return [
@@ -97,13 +106,14 @@ function exportsOf(tm: Tm): Def[] {
       doc: 'Relay statefully; the flags (0x01 no auto 100, 0x02 no auto error reply, 0x04 no DNS failover) are accepted. 1 ok, -1 error.',
       fn: (ctx: RouteContext, flags: number) => {
         if (flags & 1) tm.pendingOf(ctx).autoInv100 = false;
+        if (flags & 2) ext.pendingOf(ctx.state).noInternalReplyOnce = true;
         return tm.relay(ctx, 't_relay_to_flags');
       },
     },
     onRoute('t_on_failure', 'onFailure', 'failure route'),
     onRoute('t_on_reply', 'onReply', 'tm onreply route (every reply of every branch)'),
     onRoute('t_on_branch', 'onBranch', 'branch route (every outgoing branch)'),
-    onRoute('t_on_branch_failure', 'onBranchFailure', 'branch-failure event route (stored; not run yet)'),
+    onRoute('t_on_branch_failure', 'onBranchFailure', 'branch-failure route (every negative final of a branch, before the failure route)'),
     noArgs('t_check_trans', 'Is there a transaction for the message? CANCEL/ACK: of its INVITE. A retransmission is re-answered and 0 returned. 1 yes, -1 no.', (ctx) => {
       if (ctx.routeType !== 'request') return tm.txnOf(ctx) || ctx.response ? 1 : -1;
       const req = ctx.request;
@@ -150,7 +160,18 @@ function exportsOf(tm: Tm): Def[] {
       return tm.reply(ctx, e.code, e.reason);
     }),
     noArgs('t_is_canceled', 'Was the INVITE transaction canceled? 1 yes, -1 no.', (ctx) => (tm.txnOf(ctx)?.server.canceled ? 1 : -1)),
-    noArgs('t_is_expired', 'Has the transaction outlived its lifetime? -1 (lifetimes are not enforced).', () => -1),
+    noArgs('t_is_expired', 'Has the transaction outlived its lifetime (max_inv_lifetime / max_noninv_lifetime / t_set_max_lifetime)? 1 yes, -1 no (or no transaction).', (ctx) => {
+      const t = tm.txnOf(ctx);
+      return t && tm.isExpired(t) ? 1 : -1;
+    }),
+    {
+      name: 't_set_max_lifetime',
+      returns: 'int',
+      params: ['int', 'int'],
+      paramNames: ['tdii', 'tdni'],
+      doc: 'Lifetime (ms) of the current INVITE / non-INVITE transaction, else of the one created next; 0 = the max_inv_lifetime / max_noninv_lifetime parameter. 1 ok, -1 error.',
+      fn: (ctx: RouteContext, inv: number, noninv: number) => tm.setMaxLifetime(ctx, inv, noninv),
+    },
     {
       name: 't_check_status',
       returns: 'int',
@@ -216,6 +237,35 @@ function exportsOf(tm: Tm): Def[] {
       p.fr = p.frInv = undefined;
       const t = tm.txnOf(ctx);
       if (t) t.fr = t.frInv = undefined;
+      return 1;
+    }),
+    {
+      name: 't_set_retr',
+      returns: 'int',
+      params: ['int', 'int'],
+      paramNames: ['t1', 't2'],
+      doc: 'Retransmission intervals (ms) of the branches sent from now on: first interval T1 and cap T2; 0 keeps the default. 1 ok, -1 error.',
+      fn: (ctx: RouteContext, t1: number, t2: number) => {
+        if (t1 < 0 || t2 < 0 || (t1 > 0 && t2 > 0 && t2 < t1)) {
+          ctx.logger.error(`tm t_set_retr: invalid intervals t1=${t1} t2=${t2}`);
+          return -1;
+        }
+        const p = tm.pendingOf(ctx);
+        const t = tm.txnOf(ctx);
+        if (t1 > 0) p.retrT1 = t1;
+        if (t2 > 0) p.retrT2 = t2;
+        if (t) {
+          if (t1 > 0) t.retrT1 = t1;
+          if (t2 > 0) t.retrT2 = t2;
+        }
+        return 1;
+      },
+    },
+    noArgs('t_reset_retr', 'Back to the default retransmission intervals (T1/T2) for the branches sent from now on. 1.', (ctx) => {
+      const p = tm.pendingOf(ctx);
+      p.retrT1 = p.retrT2 = undefined;
+      const t = tm.txnOf(ctx);
+      if (t) t.retrT1 = t.retrT2 = undefined;
       return 1;
     }),
     noArgs('t_get_status_code', 'The status of the last reply sent in the transaction, -1 without one.', (ctx) => {
@@ -312,13 +362,18 @@ export const tmModule = defineModule({
       restartFrOnEachReply: p.int('restart_fr_on_each_reply', 1) !== 0,
       failureReplyMode: p.int('failure_reply_mode', 3),
       wtTimer: p.int('wt_timer', 0),
+      maxInvLifetime: p.int('max_inv_lifetime', 180000),
+      maxNoninvLifetime: p.int('max_noninv_lifetime', 32000),
     };
     for (const [k, v] of [
       ['fr_timer', cfg.frTimer],
       ['fr_inv_timer', cfg.frInvTimer],
+      ['max_inv_lifetime', cfg.maxInvLifetime!],
+      ['max_noninv_lifetime', cfg.maxNoninvLifetime!],
     ] as const) {
       if (v <= 0) throw new Error(`tm: ${k} must be > 0`);
     }
+    if (cfg.failureReplyMode < 0 || cfg.failureReplyMode > 3) throw new Error(`tm: failure_reply_mode must be 0, 1, 2 or 3 (got ${cfg.failureReplyMode})`);
     const rr = (): RrApi | undefined => {
       try {
         return mctx.api<RrApi | undefined>('rr');
@@ -327,6 +382,11 @@ export const tmModule = defineModule({
       }
     };
     const tm = new Tm(cfg, clockScheduler(mctx.clock), mctx.logger, rr);
+    const eventCallback = p.str('event_callback', '');
+    const ext = new TmExt(tm, { eventCallback, eventCallbackLres: p.str('event_callback_lres_sent', ''), wtTimer: cfg.wtTimer > 0 ? cfg.wtTimer : 5000 }, mctx.logger);
+    tm.hooks = ext.hooks;
+    const uac = new TmUac(tm, { eventCallback });
+    const contacts: ContactsConfig = { contactsAvp: p.str('contacts_avp', ''), flowsAvp: p.str('contact_flows_avp', '') };
     const counters = STAT_NAMES.map((n) => [n, mctx.stats.counter('tm', n)] as const);
     tm.onStats = () => {
       const s = tm.stats();
@@ -338,6 +398,7 @@ export const tmModule = defineModule({
     };
     mctx.pv.register('T_reply_code', (spec) => ({ name: spec.text, get: (ctx) => tm.replyCode(ctx) }), { replace: true });
     mctx.pv.register('T_branch_idx', (spec) => ({ name: spec.text, get: (ctx) => tm.branchIndex(ctx) }), { replace: true });
+    registerTmPvs(mctx.pv, tm, ext);
     const api: TmApi = {
       attachRouting: (r) => tm.attachRouting(r),
       filterResponse: (res, info) => tm.filterResponse(res, info),
@@ -347,9 +408,36 @@ export const tmModule = defineModule({
       },
       stats: () => tm.stats(),
       replyInTransaction: (ctx, code, reason) => (tm.txnOf(ctx) ? tm.reply(ctx, code, reason) : undefined),
+      control: {
+        hasTransaction: (ctx) => tm.txnOf(ctx) !== undefined,
+        suspend: (ctx) => ext.suspend(ctx),
+        resume: (ctx, index, label, fname) => ext.continue(ctx, index, label, fname),
+        drop: (ctx, rcode) => ext.drop(ctx, rcode),
+        cancelBranches: (ctx, mode) => {
+          const txn = tm.txnOf(ctx);
+          const m = mode.trim().toLowerCase();
+          if (!txn || (m !== 'all' && m !== 'others' && m !== 'this')) {
+            if (txn) ctx.logger.error(`tmx t_cancel_branches: invalid mode ${JSON.stringify(mode)} (all, others, this)`);
+            return -1;
+          }
+          const run = tm.runInfo(ctx);
+          const here = ctx.routeType === 'tm-onreply' || ctx.routeType === 'branch-failure' ? run?.branch : undefined;
+          if (m !== 'all' && here === undefined) {
+            ctx.logger.error(`tmx t_cancel_branches("${m}"): only in a tm onreply route`);
+            return -1;
+          }
+          if (!txn.server.isInvite) return -1;
+          ext.cancelBranches(txn, (b) => (m === 'all' ? true : m === 'others' ? b.idx !== here : b.idx === here));
+          return 1;
+        },
+        cancelCallid: (ctx, callId, cseq, flag, rcode) => ext.cancelCallid(ctx, callId, cseq, flag, rcode),
+        replyCallid: (ctx, callId, cseq, code, reason) => ext.replyCallid(ctx, callId, cseq, code, reason),
+        reuseBranch: (ctx) => ext.reuseBranch(ctx),
+        uacSent: () => uac.sent,
+      },
     };
     return {
-      exports: exportsOf(tm),
+      exports: [...exportsOf(tm, ext), ...extExportsOf(tm, ext, uac, contacts)],
       api,
       filterRequest: (ctx) => tm.filterRequest(ctx),
       filterResponse: (res: Parameters<TmApi['filterResponse']>[0], info: Parameters<TmApi['filterResponse']>[1]) => tm.filterResponse(res, info),

@@ -23,20 +23,31 @@ import {
   type SipRequest,
   type SipResponse,
   type SipUri,
+  type TimerHandle,
   type TimerScheduler,
   type TransactionStats,
 } from '@ksr/core';
 import type { RrApi } from '../rr/index.js';
 import type { TmRouteRunner } from './api.js';
+import type { TmHooks } from './hooks.js';
 
 export interface TmConfig {
   frTimer: number;
   frInvTimer: number;
   autoInv100: boolean;
   restartFrOnEachReply: boolean;
-  /** failure_reply_mode is accepted; only mode 3 (drop the earlier branches' replies) is not modelled. */
+  /**
+   * failure_reply_mode: which replies of earlier serial-forking legs take part in the best-reply
+   * choice once a failure route relayed again: 0 all; 1 all earlier replies dropped (decided when
+   * the failure route starts); 2 the replies of the last leg dropped (at each failure route, so
+   * every earlier leg ends up dropped too); 3 all earlier replies dropped when a new leg is sent.
+   * t_drop_replies() (tm hooks) overrides it per branch.
+   */
   failureReplyMode: number;
   wtTimer: number;
+  /** max_inv_lifetime / max_noninv_lifetime (ms): a transaction's pending branches time out then. */
+  maxInvLifetime?: number;
+  maxNoninvLifetime?: number;
 }
 
 /** Callback names set by t_on_* (resolved when they run). */
@@ -51,9 +62,23 @@ interface Callbacks {
 interface Pending extends Callbacks {
   fr?: number | undefined;
   frInv?: number | undefined;
+  /** t_set_retr: retransmission T1 / T2 (ms) for the branches (undefined = the layer's). */
+  retrT1?: number | undefined;
+  retrT2?: number | undefined;
   autoInv100?: boolean | undefined;
   disable6xx?: boolean;
   noE2eCancelReason?: boolean;
+  /** t_set_max_lifetime before the transaction exists (ms, undefined = the parameter). */
+  maxInvLifetime?: number | undefined;
+  maxNoninvLifetime?: number | undefined;
+}
+
+/** The lifetime of a transaction (max_inv_lifetime / max_noninv_lifetime, t_set_max_lifetime). */
+interface Lifetime {
+  start: number;
+  ms: number;
+  timer: TimerHandle | undefined;
+  expired: boolean;
 }
 
 export interface TmBranch {
@@ -80,6 +105,9 @@ export interface TmTxn {
   cb: Callbacks;
   fr: number | undefined;
   frInv: number | undefined;
+  /** t_set_retr: retransmission T1 / T2 (ms) of the branches sent from now on. */
+  retrT1: number | undefined;
+  retrT2: number | undefined;
   disable6xx: boolean;
   noE2eCancelReason: boolean;
   branches: TmBranch[];
@@ -94,7 +122,7 @@ export interface TmTxn {
 }
 
 /** What a route run by tm is about: its transaction, branch, reply code. */
-interface RunInfo {
+export interface RunInfo {
   txn: TmTxn;
   branch: number;
   code: number;
@@ -104,6 +132,19 @@ const CANCEL_REASON_200: [string, string] = ['Reason', 'SIP;cause=200;text="Call
 
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Rank of a final reply in the best-reply choice (lower wins): class (6xx first unless disabled,
+ * then 3xx, 4xx, 5xx), then the preferred codes inside the class, then received over local.
+ */
+export function replyPriority(status: number, received: boolean, disable6xx = false): number {
+  const cls = Math.floor(status / 100);
+  const rank = cls >= 6 ? (disable6xx ? 6 : 0) : cls;
+  let sub = 1;
+  if (cls === 4) sub = status === 401 || status === 407 ? 0 : status === 415 || status === 420 || status === 484 ? 1 : 2;
+  else if (cls === 5) sub = status === 503 ? 2 : 1;
+  return rank * 100 + sub * 10 + (received ? 0 : 1);
 }
 
 function unbracket(h: string): string {
@@ -135,7 +176,15 @@ export class Tm {
   private readonly runs = new WeakMap<RouteContext, RunInfo>();
   private lastReplyInfo: ReceiveInfo | undefined;
   private readonly cancelOf = new WeakMap<ServerTransaction, TmTxn>();
+  private readonly lifetimes = new WeakMap<TmTxn, Lifetime>();
+  /** Serial-forking leg of each branch (0 = sent from the request route, +1 per failure route that relayed). */
+  private readonly legOf = new WeakMap<TmBranch, number>();
+  private readonly legs = new WeakMap<TmTxn, { current: number; opened: boolean }>();
+  /** Branches whose replies failure_reply_mode drops from the best-reply choice. */
+  private readonly modeDropped = new WeakSet<TmBranch>();
   onStats: (() => void) | undefined;
+  /** The extension files' hooks (ext.ts), set by index.ts. */
+  hooks: TmHooks | undefined;
 
   constructor(
     readonly cfg: TmConfig,
@@ -159,11 +208,21 @@ export class Tm {
     return this.layerInst;
   }
 
+  /** The script runner attached by the server wiring (event callbacks). */
+  get routeRunner(): TmRouteRunner | undefined {
+    return this.runner;
+  }
+
+  /** The timer scheduler (t_suspend's timeout). */
+  get timerScheduler(): TimerScheduler {
+    return this.scheduler;
+  }
+
   stats(): TransactionStats | undefined {
     return this.layerInst?.stats;
   }
 
-  private useServices(s: RouteServices): TransactionLayer {
+  useServices(s: RouteServices): TransactionLayer {
     this.services ??= s;
     if (!this.layerInst) {
       const sched = this.scheduler;
@@ -289,6 +348,8 @@ export class Tm {
       cb: { onReply: p.onReply, onFailure: p.onFailure, onBranch: p.onBranch, onBranchFailure: p.onBranchFailure },
       fr: p.fr,
       frInv: p.frInv,
+      retrT1: p.retrT1,
+      retrT2: p.retrT2,
       disable6xx: p.disable6xx ?? false,
       noE2eCancelReason: p.noE2eCancelReason ?? false,
       branches: [],
@@ -299,9 +360,12 @@ export class Tm {
     };
     server.data = txn;
     server.onTerminated = () => {
+      this.lifetimes.get(txn)?.timer?.cancel();
       for (const b of txn.branches) if (b.client && b.client.state !== 'Terminated' && b.status === 0) b.client.terminate();
     };
     this.byState.set(ctx.state, txn);
+    this.startLifetime(txn, p);
+    this.hooks?.created(txn);
     this.onStats?.();
     return txn;
   }
@@ -342,6 +406,7 @@ export class Tm {
     }
     if (code >= 200) this.cancelPending(txn, code < 300);
     ctx.replied = true;
+    this.hooks?.localResponse(txn, code);
     this.onStats?.();
     return 1;
   }
@@ -371,14 +436,21 @@ export class Tm {
       ctx.logger.error(`tm ${fname}: the transaction has a final reply already`);
       return -1;
     }
-    // callbacks set after t_newtran (t_on_* before t_relay) land in pending too
-    const p = this.pending.get(ctx.state);
+    if (txn.inFailure && this.isExpired(txn)) {
+      ctx.logger.error(`tm ${fname}: the transaction outlived its lifetime (max_inv_lifetime / t_set_max_lifetime): no new branch`);
+      return -1;
+    }
+    // callbacks set after t_newtran (t_on_* before t_relay) land in pending too; only the request
+    // route's: in failure routes they would re-arm the one-shot failure route
+    const p = ctx.routeType === 'request' ? this.pending.get(ctx.state) : undefined;
     if (p) {
       if (p.onReply !== undefined) txn.cb.onReply = p.onReply;
       if (p.onFailure !== undefined) txn.cb.onFailure = p.onFailure;
       if (p.onBranch !== undefined) txn.cb.onBranch = p.onBranch;
       if (p.fr !== undefined) txn.fr = p.fr;
       if (p.frInv !== undefined) txn.frInv = p.frInv;
+      if (p.retrT1 !== undefined) txn.retrT1 = p.retrT1;
+      if (p.retrT2 !== undefined) txn.retrT2 = p.retrT2;
     }
     const targets: Branch[] = [];
     const st = ctx.state;
@@ -400,12 +472,25 @@ export class Tm {
       targets.push(...st.branches);
     }
     st.branches = [];
+    // a failure route that relays opens a new serial-forking leg
+    const leg = this.legs.get(txn) ?? { current: 0, opened: true };
+    this.legs.set(txn, leg);
+    const opening = txn.inFailure && !leg.opened;
+    if (opening) leg.current++;
     let sent = 0;
     for (const b of targets) if (this.sendBranch(ctx, txn, req, b, fname)) sent++;
+    if (opening) {
+      if (sent > 0) {
+        leg.opened = true;
+        if (this.cfg.failureReplyMode === 3) for (const b of txn.branches) if ((this.legOf.get(b) ?? 0) < leg.current) this.modeDropped.add(b);
+      } else leg.current--;
+    }
     if (sent === 0) {
       ctx.logger.error(`tm ${fname}: no branch could be sent`);
+      this.hooks?.relayFailed(ctx, txn);
       return -1;
     }
+    this.hooks?.relayed(ctx, txn);
     ctx.relayed = true;
     this.onStats?.();
     return 1;
@@ -469,6 +554,8 @@ export class Tm {
     }
     const branch: TmBranch = { idx, uri: b.uri, client: undefined, status: 0, reply: undefined, timedOut: false, replied: false, old: false };
     txn.branches.push(branch);
+    this.legOf.set(branch, this.legs.get(txn)?.current ?? 0);
+    this.hooks?.branchSent(txn, branch, b);
     const isInv = req.method === 'INVITE';
     const fr = txn.fr ?? this.cfg.frTimer;
     try {
@@ -477,13 +564,22 @@ export class Tm {
         target.t,
         {
           onResponse: (res) => this.onBranchResponse(txn, branch, res),
-          onTimeout: () => this.onBranchFinal(txn, branch, 408, undefined, true),
+          onTimeout: (c) => {
+            // fr_inv timeout of a branch that sent a provisional: CANCEL it (RFC 3261 §16.8, as Kamailio)
+            if (c.isInvite && c.state === 'Proceeding') c.cancel();
+            this.onBranchFinal(txn, branch, 408, undefined, true);
+          },
           onTransportError: (err) => {
             this.logger.warn(`tm: branch ${idx} to ${b.uri}: ${errText(err)}`);
             this.onBranchFinal(txn, branch, 503, undefined, false);
           },
         },
-        isInv ? { fr, frInv: txn.frInv ?? this.cfg.frInvTimer, restartFrOnEachReply: this.cfg.restartFrOnEachReply } : { fr },
+        {
+          fr,
+          ...(isInv ? { frInv: txn.frInv ?? this.cfg.frInvTimer, restartFrOnEachReply: this.cfg.restartFrOnEachReply } : {}),
+          ...(txn.retrT1 !== undefined ? { t1: txn.retrT1 } : {}),
+          ...(txn.retrT2 !== undefined ? { t2: txn.retrT2 } : {}),
+        },
       );
     } catch (err) {
       txn.branches.pop();
@@ -493,7 +589,7 @@ export class Tm {
     return true;
   }
 
-  private resolveTarget(ctx: RouteContext, b: Branch, fname: string): { t: SendTarget; via: { host: string; port: number } } | undefined {
+  resolveTarget(ctx: RouteContext, b: Branch, fname: string): { t: SendTarget; via: { host: string; port: number } } | undefined {
     const dest = b.dstUri || b.uri;
     let u: SipUri;
     try {
@@ -624,6 +720,7 @@ export class Tm {
     branch.reply = res;
     branch.timedOut = timeout;
     if (status >= 600 && !txn.disable6xx) this.cancelPending(txn, false);
+    this.hooks?.branchFailed(txn, branch);
     this.maybeFinish(txn);
   }
 
@@ -636,15 +733,23 @@ export class Tm {
     }
   }
 
-  private relayUp(txn: TmTxn, res: SipResponse): void {
+  /** Relay a branch's reply upstream (our Via removed). False when it could not be sent. */
+  private relayUp(txn: TmTxn, res: SipResponse): boolean {
     try {
       if (!txn.stripped.has(res)) {
         res.removeTopVia();
         txn.stripped.add(res);
       }
+      if (!res.currentHeaders().some((h) => h.key === 'via')) {
+        // the downstream element dropped the Vias below ours: there is nobody to send it to
+        this.logger.warn(`tm: a ${res.status} reply carries no Via besides ours; not relayed`);
+        return false;
+      }
       txn.server.sendResponse(res);
+      return true;
     } catch (err) {
       this.logger.warn(`tm: cannot relay ${res.status}: ${errText(err)}`);
+      return false;
     }
   }
 
@@ -660,8 +765,11 @@ export class Tm {
       txn.cb.onFailure = undefined; // one shot: the failure route arms it again for the next round
       txn.inFailure = true;
       for (const b of txn.branches) b.old = true;
-      this.failureBase.set(txn, { uri: txn.req.newRequestUri ?? txn.req.uri, du: txn.state.dstUri });
-      const fctx = new RouteContext(txn.req, txn.info, txn.services, 'failure', cb, txn.state);
+      this.failureModeDrops(txn);
+      // the failure route runs on a copy of the saved request (t_save_lumps): its R-URI is the base
+      const freq = this.hooks?.failureRequest(txn) ?? txn.req;
+      this.failureBase.set(txn, { uri: freq.newRequestUri ?? freq.uri, du: txn.state.dstUri });
+      const fctx = new RouteContext(freq, txn.info, txn.services, 'failure', cb, txn.state);
       try {
         this.runRoute(fctx, cb, { txn, branch: best.branch?.idx ?? 0, code: best.status });
       } finally {
@@ -679,36 +787,147 @@ export class Tm {
       if (txn.server.canceled && best.status !== 487) {
         txn.server.reply(487, 'Request Terminated', { headers: [...txn.state.replyHeaders] });
       } else if (best.res) {
-        let res = best.res;
+        const res = best.res;
         if (res.status === 503) {
           // RFC 3261 §16.7 step 6: a 503 is not relayed as such
           txn.server.reply(500, 'Server Error', { headers: [...txn.state.replyHeaders] });
           return;
         }
-        this.relayUp(txn, res);
-        res = best.res;
+        if (res.status === 401 || res.status === 407) this.aggregateChallenges(txn, best.branch, res);
+        if (!this.relayUp(txn, res)) txn.server.reply(res.status, res.reason, { headers: [...txn.state.replyHeaders] });
       } else txn.server.reply(best.status, best.status === 408 ? 'Request Timeout' : undefined, { headers: [...txn.state.replyHeaders] });
     } catch (err) {
       this.logger.warn(`tm: cannot send the final reply: ${errText(err)}`);
     }
   }
 
-  /** RFC 3261 §16.7 step 6: a 6xx, else the lowest class; 401/407/415/420/484 preferred within 4xx is not modelled. */
+  /**
+   * RFC 3261 §16.7 step 6 as Kamailio applies it: a 6xx wins (unless t_set_disable_6xx), else the
+   * lowest class; inside 4xx 401/407 first, then 415/420/484, then the others; inside 5xx a 503
+   * last. A received reply beats a local one (408 timeout, 503 send failure) of the same rank;
+   * otherwise the earliest branch wins. Replies dropped by t_drop_replies / failure_reply_mode
+   * take no part.
+   */
   private pickBest(txn: TmTxn): NonNullable<TmTxn['best']> {
     let best: TmBranch | undefined;
-    const rank = (s: number): number => (s >= 600 ? 0 : s);
+    let bestPrio = Infinity;
     for (const b of txn.branches) {
-      if (b.status < 300) continue;
-      if (!best || Math.floor(rank(b.status) / 100) < Math.floor(rank(best.status) / 100)) best = b;
-      else if (best.reply === undefined && b.reply !== undefined && Math.floor(rank(b.status) / 100) === Math.floor(rank(best.status) / 100)) best = b;
+      if (b.status < 300 || this.isReplyDropped(txn, b)) continue;
+      const prio = replyPriority(b.status, b.reply !== undefined, txn.disable6xx);
+      if (prio < bestPrio) {
+        best = b;
+        bestPrio = prio;
+      }
     }
     if (!best) return { status: 408, res: undefined, branch: undefined };
     return { status: best.status, res: best.reply, branch: best };
   }
 
+  /** Does this branch's reply stay out of the best-reply choice (t_drop_replies, else failure_reply_mode)? */
+  isReplyDropped(txn: TmTxn, b: TmBranch): boolean {
+    return this.hooks?.replyDropped(txn, b) ?? this.modeDropped.has(b);
+  }
+
+  /** The serial-forking leg of a branch (0 = the request route's t_relay). */
+  legOfBranch(b: TmBranch): number {
+    return this.legOf.get(b) ?? 0;
+  }
+
+  /** failure_reply_mode 1 / 2 at the start of a failure route (3 waits for a new leg, in relay()). */
+  private failureModeDrops(txn: TmTxn): void {
+    const mode = this.cfg.failureReplyMode;
+    const leg = this.legs.get(txn) ?? { current: 0, opened: true };
+    leg.opened = false;
+    this.legs.set(txn, leg);
+    if (mode !== 1 && mode !== 2) return;
+    for (const b of txn.branches) if (mode === 1 || this.legOfBranch(b) === leg.current) this.modeDropped.add(b);
+  }
+
+  /**
+   * RFC 3261 §16.7 step 7 (Kamailio's aggregate_challenges): a relayed 401/407 carries the
+   * WWW-Authenticate and Proxy-Authenticate headers of every other 401/407 of the transaction.
+   */
+  private aggregateChallenges(txn: TmTxn, chosen: TmBranch | undefined, res: SipResponse): void {
+    const have = new Set(res.currentHeaders().filter((h) => h.key === 'www-authenticate' || h.key === 'proxy-authenticate').map((h) => `${h.key}:${h.value}`));
+    for (const b of txn.branches) {
+      if (b === chosen || !b.reply || (b.status !== 401 && b.status !== 407) || this.isReplyDropped(txn, b)) continue;
+      for (const h of b.reply.currentHeaders()) {
+        if (h.key !== 'www-authenticate' && h.key !== 'proxy-authenticate') continue;
+        const k = `${h.key}:${h.value}`;
+        if (have.has(k)) continue;
+        have.add(k);
+        try {
+          res.appendHeader(h.key === 'www-authenticate' ? 'WWW-Authenticate' : 'Proxy-Authenticate', h.value);
+        } catch (err) {
+          this.logger.warn(`tm: cannot aggregate a challenge: ${errText(err)}`);
+        }
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ lifetimes
+
+  private startLifetime(txn: TmTxn, p: Pending): void {
+    const inv = txn.server.isInvite;
+    const set = inv ? p.maxInvLifetime : p.maxNoninvLifetime;
+    const life: Lifetime = { start: this.scheduler.now(), ms: set ?? this.defaultLifetime(inv), timer: undefined, expired: false };
+    this.lifetimes.set(txn, life);
+    this.armLifetime(txn, life);
+  }
+
+  private defaultLifetime(inv: boolean): number {
+    return (inv ? this.cfg.maxInvLifetime : this.cfg.maxNoninvLifetime) ?? (inv ? 180000 : 32000);
+  }
+
+  private armLifetime(txn: TmTxn, life: Lifetime): void {
+    life.timer?.cancel();
+    life.timer = undefined;
+    if (txn.server.state === 'Terminated') return;
+    const left = life.start + life.ms - this.scheduler.now();
+    life.timer = this.scheduler.after(Math.max(0, left), () => {
+      life.timer = undefined;
+      this.lifetimeExpired(txn, life);
+    });
+  }
+
+  /** The lifetime elapsed: every branch still waiting for its final reply times out now (408; CANCEL after a provisional). */
+  private lifetimeExpired(txn: TmTxn, life: Lifetime): void {
+    life.expired = true;
+    if (txn.server.replied || txn.server.state === 'Terminated') return;
+    const pending = txn.branches.filter((b) => b.status === 0 && b.client);
+    if (pending.length > 0) this.logger.debug(`tm: transaction ${txn.server.id} outlived its lifetime (${life.ms} ms): ${pending.length} branch(es) time out`);
+    for (const b of pending) if (b.status === 0) b.client!.timeout();
+    this.onStats?.();
+  }
+
+  /** t_is_expired: the transaction exists and outlived its lifetime. */
+  isExpired(txn: TmTxn): boolean {
+    const life = this.lifetimes.get(txn);
+    return life !== undefined && (life.expired || this.scheduler.now() - life.start >= life.ms);
+  }
+
+  /** t_set_max_lifetime(inv, noninv): ms, 0 = the parameter; the current transaction, else the next one. */
+  setMaxLifetime(ctx: RouteContext, inv: number, noninv: number): number {
+    if (!Number.isInteger(inv) || !Number.isInteger(noninv) || inv < 0 || noninv < 0) {
+      ctx.logger.error(`tm t_set_max_lifetime: invalid lifetimes ${inv}, ${noninv}`);
+      return -1;
+    }
+    const p = this.pendingOf(ctx);
+    p.maxInvLifetime = inv > 0 ? inv : undefined;
+    p.maxNoninvLifetime = noninv > 0 ? noninv : undefined;
+    const t = this.txnOf(ctx);
+    const life = t && this.lifetimes.get(t);
+    if (t && life && !life.expired) {
+      const v = t.server.isInvite ? inv : noninv;
+      life.ms = v > 0 ? v : this.defaultLifetime(t.server.isInvite);
+      this.armLifetime(t, life);
+    }
+    return 1;
+  }
+
   // ------------------------------------------------------------------ routes
 
-  private runRoute(ctx: RouteContext, name: string, info: RunInfo): { dropped: boolean } {
+  runRoute(ctx: RouteContext, name: string, info: RunInfo, args?: readonly string[]): { dropped: boolean } {
     if (!this.runner) {
       this.logger.error(`tm: cannot run ${name}: no routing engine attached to tm`);
       return { dropped: false };
@@ -719,7 +938,7 @@ export class Tm {
     }
     this.runs.set(ctx, info);
     try {
-      const r = this.runner.run(ctx, name);
+      const r = this.runner.run(ctx, name, args);
       return { dropped: r.dropped || ctx.dropRequested };
     } catch (err) {
       this.logger.error(`tm: route ${name} failed: ${errText(err)}`);
