@@ -4,31 +4,34 @@
  * registrar and the RPC module through `UsrlocApi`. Like Kamailio's, the module exports no KEMI
  * functions.
  *
- * Storage goes through `LocationStore` (store.ts); the default is in memory. `createUsrlocModule`
- * takes another store factory (database / Redis write-behind stores come later).
+ * Storage goes through `LocationStore` (store.ts): in memory (db_mode 0), or the database (db.ts:
+ * db_mode 1 write-through, 2 write-back, 3 database only) at `db_url`. `createUsrlocModule` takes
+ * another store factory. RPC: ul.dump, ul.lookup, ul.rm, ul.rm_contact, ul.add, ul.flush (rpc.ts).
  */
-import { defineModule, type KsrModuleDef, type ModuleContext, type ModuleParamSpec } from '@ksr/core';
+import { DEFAULT_DB_URL, defineModule, openDb, type KsrModuleDef, type ModuleContext, type ModuleParamSpec } from '@ksr/core';
 import type { ContactUpdate, NewContact, UlDump, UlDumpContact, UlLookup, UsrlocApi } from './api.js';
+import { CachedDbStore, DbOnlyStore } from './db.js';
+import { usrlocRpc } from './rpc.js';
 import { MemoryLocationStore, type LocationStore, type UlContact } from './store.js';
 
 export * from './api.js';
 export { MemoryLocationStore } from './store.js';
+export { CachedDbStore, DbOnlyStore, METHOD_BITS, methodsToMask, maskToMethods, contactToRow, rowToContact } from './db.js';
 
 const int: ModuleParamSpec = { type: 'int' };
 const str: ModuleParamSpec = { type: 'str' };
 
-/** Kamailio's usrloc parameters. The database ones are accepted and have no effect (db_mode 0 only). */
+/** Kamailio's usrloc parameters. */
 const PARAMS: Record<string, ModuleParamSpec> = {
   nat_bflag: { type: 'int', check: (v) => (Number(v) >= 0 && Number(v) <= 31 ? undefined : 'must be a branch flag 0..31') },
   use_domain: int,
   desc_time_order: int,
   timer_interval: int,
-  db_mode: int,
+  db_mode: { type: 'int', check: (v) => ([0, 1, 2, 3].includes(Number(v)) ? undefined : 'must be 0 (memory), 1 (write-through), 2 (write-back) or 3 (database only)') },
   matching_mode: { type: 'int', check: (v) => ([0, 1, 2, 3].includes(Number(v)) ? undefined : 'must be 0, 1, 2 or 3') },
   cseq_delay: int,
   hash_size: int,
   preload: { type: 'str', multi: true },
-  // accepted for compatibility; no database layer yet
   db_url: str,
   db_load: int,
   db_insert_update: int,
@@ -73,7 +76,6 @@ const PARAMS: Record<string, ModuleParamSpec> = {
 
 /** Parameters accepted and ignored (told once at start-up when set). */
 const IGNORED = [
-  'db_load',
   'db_insert_update',
   'db_update_as_insert',
   'db_check_update',
@@ -130,7 +132,9 @@ class Usrloc implements UsrlocApi {
     this.descTimeOrder = p.int('desc_time_order', 0) !== 0;
     const hs = p.int('hash_size', 10);
     this.hashSlots = hs <= 1 ? 512 : 2 ** Math.min(hs, 30);
-    this.ruidPrefix = `ulcx-${Math.floor(ctx.clock.now() / 1000).toString(16)}-${process.pid}-`;
+    // a random part keeps ruids unique between servers (or instances in one process) sharing a table
+    const rnd = Math.floor(Math.random() * 0x10000).toString(16).padStart(4, '0');
+    this.ruidPrefix = `ulcx-${Math.floor(ctx.clock.now() / 1000).toString(16)}-${process.pid}-${rnd}-`;
   }
 
   now(): number {
@@ -305,6 +309,19 @@ class Usrloc implements UsrlocApi {
   }
 }
 
+/** The store for db_mode: memory (0), write-through (1), write-back (2), database only (3) at db_url. */
+function dbStore(ctx: ModuleContext, dbMode: number): LocationStore {
+  if (dbMode === 0) return new MemoryLocationStore();
+  const p = ctx.params;
+  const url = p.str('db_url', DEFAULT_DB_URL);
+  const db = openDb(url, { logger: ctx.logger });
+  const o = { db, logger: ctx.logger, useDomain: p.int('use_domain', 0) !== 0, createTables: true, now: () => ctx.clock.now() };
+  ctx.logger.info(`usrloc: db_mode ${dbMode} on ${db.url}`);
+  if (dbMode === 3) return new DbOnlyStore(o);
+  const preload = ['location', ...p.all('preload').map(String)].filter((t, i, a) => a.indexOf(t) === i);
+  return new CachedDbStore(o, dbMode === 1 ? 1 : 2, preload, p.int('db_load', 1) !== 0);
+}
+
 /** The usrloc module with a chosen store. */
 export function createUsrlocModule(opts: UsrlocOptions = {}): KsrModuleDef {
   return defineModule({
@@ -314,13 +331,15 @@ export function createUsrlocModule(opts: UsrlocOptions = {}): KsrModuleDef {
     async create(ctx) {
       const p = ctx.params;
       const dbMode = p.int('db_mode', 0);
-      if (dbMode !== 0) {
-        ctx.logger.warn(`db_mode ${dbMode} is not supported yet (no database layer): contacts are kept in memory only (db_mode 0)`);
-      }
       for (const name of IGNORED) if (p.has(name)) ctx.logger.debug(`parameter ${name} is accepted and has no effect`);
       if (p.int('matching_mode', 0) !== 0) ctx.logger.debug(`matching_mode ${p.int('matching_mode', 0)}`);
-      const store: LocationStore = opts.store ? opts.store(ctx) : new MemoryLocationStore();
-      await store.load?.();
+      const store: LocationStore = opts.store ? opts.store(ctx) : dbStore(ctx, dbMode);
+      try {
+        await store.load?.();
+      } catch (err) {
+        await store.close?.();
+        throw err;
+      }
       const ul = new Usrloc(ctx, store);
       for (const t of p.all('preload')) ul.registerTable(String(t));
 
@@ -348,7 +367,11 @@ export function createUsrlocModule(opts: UsrlocOptions = {}): KsrModuleDef {
       const timer =
         intervalS > 0
           ? ctx.clock.every(intervalS * 1000, () => {
-              ul.expire();
+              try {
+                ul.expire();
+              } catch (err) {
+                ctx.logger.error({ err }, 'usrloc: expiring contacts failed');
+              }
               if (store.flush && !flushing) {
                 flushing = true;
                 store
@@ -363,6 +386,7 @@ export function createUsrlocModule(opts: UsrlocOptions = {}): KsrModuleDef {
 
       return {
         api: ul satisfies UsrlocApi,
+        rpc: usrlocRpc(ul),
         async destroy() {
           timer?.cancel();
           unsubscribe();
@@ -374,5 +398,5 @@ export function createUsrlocModule(opts: UsrlocOptions = {}): KsrModuleDef {
   });
 }
 
-/** usrloc with the in-memory store (Kamailio's db_mode 0). */
+/** usrloc: the store follows the db_mode / db_url parameters (memory by default). */
 export const usrlocModule: KsrModuleDef = createUsrlocModule();

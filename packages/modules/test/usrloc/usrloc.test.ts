@@ -40,10 +40,11 @@ describe('usrloc module', () => {
     expect(ul.tables()).toEqual(['location', 'other']);
   });
 
-  it('warns and keeps memory when db_mode is not 0', async () => {
-    const { log, ul } = await setup({ db_mode: 2, db_url: 'mysql://x' });
-    expect(log.lines.some((l) => l.level === 40 && /db_mode 2 is not supported/.test(l.msg))).toBe(true);
+  it('keeps memory with db_mode 0 and refuses a db_url it cannot use in the other modes', async () => {
+    const { ul } = await setup({ db_mode: 0, db_url: 'mysql://x' });
     expect(ul.store.kind).toBe('memory');
+    await expect(setup({ db_mode: 2, db_url: 'mysql://u:secret@x/db' })).rejects.toMatchObject({ code: 'KSR_ERR_DB_URL' });
+    expect(usrlocModule.params.db_mode!.check!(4)).toMatch(/0 \(memory\)/);
   });
 
   it('checks parameter values through the schema', () => {
