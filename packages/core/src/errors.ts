@@ -35,6 +35,18 @@ export const ErrorCodes = {
   PV_NAME: 'KSR_ERR_PV_NAME',
   /** A routing script failed to load or validate (syntax error, missing ksr_request_route). */
   SCRIPT_LOAD: 'KSR_ERR_SCRIPT_LOAD',
+  /** A db_url does not parse or names an unsupported database (the password is masked in the message). */
+  DB_URL: 'KSR_ERR_DB_URL',
+  /** The database cannot be opened or reached (SQLite file, PostgreSQL host:port/db). */
+  DB_CONNECT: 'KSR_ERR_DB_CONNECT',
+  /** A database query did not answer in time (PostgreSQL worker). */
+  DB_TIMEOUT: 'KSR_ERR_DB_TIMEOUT',
+  /** A database query failed (SQL error, constraint, bad table or column name). */
+  DB_QUERY: 'KSR_ERR_DB_QUERY',
+  /** An RPC command failed or got bad params (RpcError, carries Kamailio's fault code). */
+  RPC: 'KSR_ERR_RPC',
+  /** Two RPC commands with the same name (two modules, or a module and core): a startup error. */
+  RPC_DUPLICATE: 'KSR_ERR_RPC_DUPLICATE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

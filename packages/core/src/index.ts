@@ -54,3 +54,20 @@ export * from './module/index.js';
 export * from './transaction/index.js';
 export * from './rpc/index.js';
 export type { Db, DbQuery, DbRow, DbValue, DbWhere } from './db/types.js';
+export {
+  openDb,
+  parseDbUrl,
+  maskDbUrl,
+  initSchema,
+  ensureTable,
+  tableVersion,
+  locationTable,
+  tableDdl,
+  toDbDatetime,
+  fromDbDatetime,
+  KAMAILIO_TABLES,
+  DEFAULT_DB_URL,
+  type DbUrl,
+  type OpenDbOptions,
+  type TableDef,
+} from './db/index.js';

@@ -19,7 +19,11 @@ import {
   type SipResponse,
   type TransportListenSpec,
 } from '@ksr/core';
-import { builtinModules, type TmApi } from '@ksr/modules';
+import { builtinModules, type JsonrpcsApi, type TmApi } from '@ksr/modules';
+import type { RpcRegistry } from '@ksr/core';
+import { buildRpc, processGauges } from './rpc.js';
+import { runCtl } from './ctl.js';
+import { runDbCli } from './cli-db.js';
 import pretty from 'pino-pretty';
 import { USAGE, parseArgs, type CliOptions } from './args.js';
 import { noEngineHandler } from './no-engine.js';
@@ -47,6 +51,8 @@ export interface RunningServer {
   server: SipServer;
   routing?: Routing;
   modules: LoadedModules;
+  /** The RPC command table (jsonrpcs serves it; tests call it directly). */
+  rpc: RpcRegistry;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -197,7 +203,8 @@ export async function startServer(
     onResponse: (res: SipResponse, info: ReceiveInfo) => routing?.onResponse(res, info),
   });
   const noEngine = noEngineHandler(() => server, logger);
-  const configuredLevel = logger.level;
+  // the cfg `debug` level (cfg.set core debug changes it; KSR.resetdebug returns to it)
+  let configuredLevel = logger.level;
   const services = createServices({
     server,
     logger,
@@ -208,6 +215,7 @@ export async function startServer(
     },
   });
   const modules = await loadModules(cfg, opts.modules ?? builtinModules, services, logger);
+  const jsonrpcs = modules.api<JsonrpcsApi>('jsonrpcs');
   // the script is loaded and validated before any socket opens
   try {
     routing = await setupRouting(
@@ -218,8 +226,35 @@ export async function startServer(
       modules.kemiTables(),
       modules.requestFilters(),
       modules.responseFilters(),
+      {
+        stats: modules.stats,
+        ...(jsonrpcs ? { observeRoute: (route: string, engine: string, sec: number) => jsonrpcs.observeRoute(route, engine, sec) } : {}),
+      },
     );
   } catch (err) {
+    await modules.destroy();
+    throw err;
+  }
+  // the RPC command table: a duplicate name stops the start-up before any socket opens
+  const startedAt = Date.now();
+  let rpc: RpcRegistry;
+  try {
+    rpc = buildRpc({
+      cfg,
+      server,
+      modules,
+      routing,
+      services,
+      stats: modules.stats,
+      startedAt,
+      setCoreDebug: (level) => {
+        configuredLevel = kamailioDebugToLevel(level);
+        services.setDebugLevel?.(level);
+      },
+    });
+    processGauges(modules.stats, server, startedAt);
+  } catch (err) {
+    routing?.dispose();
     await modules.destroy();
     throw err;
   }
@@ -238,6 +273,7 @@ export async function startServer(
       hasFunction: (fn) => r.host.current.hasFunction(fn),
     });
   }
+  jsonrpcs?.attach(rpc);
   // module start-up events (htable:mod-init …) run once the script is loaded and sockets are open
   for (const { instance } of modules.list) {
     for (const ev of instance.startupEvents ?? []) {
@@ -256,6 +292,7 @@ export async function startServer(
     logger,
     ...(r ? { routing: r } : {}),
     modules,
+    rpc,
     stop: async () => {
       await srv.stop();
       r?.dispose();
@@ -266,6 +303,10 @@ export async function startServer(
 
 /** The `ksr` command. Returns the exit code. */
 export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  // `ksr ctl <method> [params…]`: the RPC client (kamcmd-like)
+  if (argv[0] === 'ctl') return runCtl(argv.slice(1), io);
+  // `ksr db init`, `ksr user add|rm|passwd|list`: the database (cli-db.ts)
+  if (argv[0] === 'db' || argv[0] === 'user') return runDbCli(argv, io, (file) => loadConfig(file, { modules: catalogue() }));
   let cli: CliOptions;
   try {
     cli = parseArgs(argv);

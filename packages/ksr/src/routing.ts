@@ -8,7 +8,11 @@ import {
   RouteContext,
   RouteRuntime,
   ScriptHost,
+  kamailioDebugToLevel,
+  type Counter,
+  type StatsRegistry,
   type EngineDescriptor,
+  type LatencySettings,
   type FrozenKemiRegistry,
   type KemiExportDef,
   type KsrConfig,
@@ -59,8 +63,63 @@ function callbackName(cfg: KsrConfig, name: string, dflt: string | undefined): s
   return v === '' || v.toLowerCase() === 'none' ? undefined : v;
 }
 
+/** Kamailio's method-specific core counters (core:rcv_requests_<method>). */
+const COUNTED_METHODS = ['INVITE', 'CANCEL', 'ACK', 'BYE', 'INFO', 'REGISTER', 'SUBSCRIBE', 'NOTIFY', 'MESSAGE', 'OPTIONS', 'PRACK', 'UPDATE', 'REFER', 'PUBLISH', 'KDMQ'] as const;
+
+/** What the routing counts and measures (optional: tests may set up routing without it). */
+export interface RoutingOptions {
+  /** Core statistics (core:rcv_requests …) and the engine's (app_lua:routes …) go here. */
+  stats?: StatsRegistry;
+  /** Every route run with its duration in seconds (the /metrics histogram). */
+  observeRoute?: (route: string, engine: string, seconds: number) => void;
+}
+
+type PinoLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** The latency_* core parameters as Kamailio numbers (levels are Kamailio debug levels). */
+export interface LatencyNumbers {
+  /** latency_cfg_log; undefined = route times are not logged. */
+  latency_cfg_log: number | undefined;
+  latency_limit_cfg: number;
+  latency_log: number;
+  latency_limit_action: number;
+}
+
+export function latencyNumbers(cfg: KsrConfig): LatencyNumbers {
+  const num = (name: string): number | undefined => {
+    const v = cfg.globals.get(name)?.value;
+    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+  };
+  return {
+    latency_cfg_log: num('latency_cfg_log'),
+    latency_limit_cfg: num('latency_limit_cfg') ?? 0,
+    latency_log: num('latency_log') ?? -1, // Kamailio's default: L_ERR
+    latency_limit_action: num('latency_limit_action') ?? 0,
+  };
+}
+
+/** latency_* core parameters → RouteRuntime options (Kamailio debug numbers for the levels). */
+export function latencyOptions(cfg: KsrConfig | LatencyNumbers): LatencySettings {
+  const n = 'globals' in cfg ? latencyNumbers(cfg) : cfg;
+  const level = (x: number): PinoLevel => {
+    const l = kamailioDebugToLevel(x);
+    return l === 'silent' ? 'fatal' : l;
+  };
+  const cfgLog = n.latency_cfg_log;
+  const limitCfg = n.latency_limit_cfg;
+  const limitAction = n.latency_limit_action;
+  const actionLog = n.latency_log;
+  return {
+    ...(cfgLog !== undefined ? { latencyLogLevel: level(cfgLog) } : {}),
+    ...(limitCfg > 0 ? { latencyLimitUs: limitCfg } : {}),
+    ...(limitAction > 0 ? { actionLatency: { limitUs: limitAction, level: level(actionLog) } } : {}),
+  };
+}
+
 export interface Routing {
   readonly engine: EngineDescriptor;
+  /** The frozen KSR.* registry the engine binds (app_*.api_list). */
+  readonly registry: FrozenKemiRegistry<RouteContext>;
   readonly host: ScriptHost;
   readonly runtime: RouteRuntime;
   readonly requestRoute: string;
@@ -90,6 +149,7 @@ export async function setupRouting(
   moduleTables: ReadonlyArray<[string, readonly KemiExportDef<RouteContext>[]]> = [],
   requestFilters: ReadonlyArray<(ctx: RouteContext) => boolean> = [],
   responseFilters: ReadonlyArray<(res: SipResponse, info: ReceiveInfo) => boolean> = [],
+  opts: RoutingOptions = {},
 ): Promise<Routing | undefined> {
   if (!cfg.cfgengine) return undefined;
   const { name, loc } = cfg.cfgengine;
@@ -121,14 +181,27 @@ export async function setupRouting(
   const registry = buildRegistry(moduleTables);
   const requestRoute = callbackName(cfg, 'kemi.request_route_callback', 'ksr_request_route') ?? 'ksr_request_route';
   const replyRoute = callbackName(cfg, 'kemi.reply_route_callback', 'ksr_reply_route');
-  const latency = cfg.globals.get('latency_cfg_log')?.value;
+  const stats = opts.stats;
+  const engineGroup = engine.module.name;
+  const routesRun = stats?.counter(engineGroup, 'routes');
+  const routeErrors = stats?.counter(engineGroup, 'route_errors');
+  const observe = opts.observeRoute;
   const runtime = new RouteRuntime({
     registry,
     logger,
     // KSR calls made while the script loads (top-level code, mod_init) act on a faked message, as
     // in Kamailio
     initContext: () => new RouteContext(fakedMessage(), FAKED_INFO, services, 'event', 'script-init'),
-    ...(typeof latency === 'number' ? { latencyLogLevel: latency <= 0 ? 'warn' : latency <= 2 ? 'info' : 'debug' } : {}),
+    ...latencyOptions(cfg),
+    ...(stats || observe
+      ? {
+          onRouteDone: (ctx: RouteContext, _func: string, seconds: number, kind: string) => {
+            routesRun?.inc();
+            if (kind === 'error') routeErrors?.inc();
+            observe?.(ctx.routeType, engine.name, seconds);
+          },
+        }
+      : {}),
   });
   const host = new ScriptHost(engine, {
     registry,
@@ -146,9 +219,24 @@ export async function setupRouting(
     throw new KsrError(ErrorCodes.SCRIPT_LOAD, `${script}: ${(err as Error).message}`, { cause: err });
   }
   const hasReplyRoute = replyRoute !== undefined && host.current.hasFunction(replyRoute);
+  // core statistics, counted where they happen (Kamailio's names)
+  const core = (name: string): Counter | undefined => stats?.counter('core', name);
+  const rcvRequests = core('rcv_requests');
+  const byMethod: Record<string, Counter | undefined> = {};
+  for (const m of COUNTED_METHODS) byMethod[m] = core(`rcv_requests_${m.toLowerCase()}`);
+  const unsupported = core('unsupported_methods');
+  const rcvReplies = core('rcv_replies');
+  const byClass = [1, 2, 3, 4, 5, 6].map((c) => core(`rcv_replies_${c}xx`));
+  const fwdRequests = core('fwd_requests');
+  const fwdReplies = core('fwd_replies');
+  const dropRequests = core('drop_requests');
+  const dropReplies = core('drop_replies');
+  const errRequests = core('err_requests');
+  const errReplies = core('err_replies');
   logger.info(`routing with ${engine.name}: ${script} (${requestRoute}${hasReplyRoute ? `, ${replyRoute}` : ''})`);
   return {
     engine,
+    registry,
     host,
     runtime,
     requestRoute,
@@ -156,8 +244,19 @@ export async function setupRouting(
     services,
     onRequest(req, info) {
       const ctx = new RouteContext(req, info, services, 'request', requestRoute);
+      if (rcvRequests) {
+        rcvRequests.inc();
+        const m = byMethod[req.method];
+        if (m) m.inc();
+        else if (!Object.hasOwn(byMethod, req.method)) unsupported!.inc();
+      }
       for (const absorbed of requestFilters) if (absorbed(ctx)) return;
-      host.run(runtime, ctx, requestRoute);
+      const r = host.run(runtime, ctx, requestRoute);
+      if (rcvRequests) {
+        if (r.kind === 'error') errRequests!.inc();
+        if (r.dropped) dropRequests!.inc();
+        else if (ctx.relayed) fwdRequests!.inc();
+      }
     },
     runEvent(callback, event) {
       if (!host.current.hasFunction(callback)) {
@@ -170,9 +269,17 @@ export async function setupRouting(
     },
     onResponse(res, info) {
       const ctx = new RouteContext(res, info, services, 'reply', replyRoute ?? 'reply');
+      if (rcvReplies) {
+        rcvReplies.inc();
+        byClass[Math.floor(res.status / 100) - 1]?.inc();
+      }
       if (hasReplyRoute && replyRoute !== undefined) {
         const r = host.run(runtime, ctx, replyRoute);
-        if (r.dropped) return;
+        if (r.kind === 'error') errReplies?.inc();
+        if (r.dropped) {
+          dropReplies?.inc();
+          return;
+        }
       }
       // Core stateless reply forwarding (as Kamailio's core does without a transaction): a reply
       // whose top Via is ours goes to the next Via; anything else is not ours to forward.
@@ -186,7 +293,7 @@ export async function setupRouting(
         logger.debug({ callId: res.callId, status: res.status }, 'reply dropped: its top Via is not ours');
         return;
       }
-      forwardReply(ctx, res);
+      if (forwardReply(ctx, res) > 0) fwdReplies?.inc();
     },
     dispose() {
       host.dispose();

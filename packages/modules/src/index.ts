@@ -4,10 +4,14 @@
  * `builtinModules` is what `loadmodule` can name.
  */
 import type { KsrModuleDef } from '@ksr/core';
+import { authModule } from './auth/index.js';
+import { authDbModule } from './auth_db/index.js';
 import { corexModule } from './corex/index.js';
 import { htableModule } from './htable/index.js';
+import { jsonrpcsModule } from './jsonrpcs/index.js';
 import { kexModule } from './kex/index.js';
 import { maxfwdModule } from './maxfwd/index.js';
+import { permissionsModule } from './permissions/index.js';
 import { pikeModule } from './pike/index.js';
 import { pvModule } from './pv/index.js';
 import { registrarModule } from './registrar/index.js';
@@ -18,6 +22,7 @@ import { slModule } from './sl/index.js';
 import { textopsModule } from './textops/index.js';
 import { textopsxModule } from './textopsx/index.js';
 import { tmModule } from './tm/index.js';
+import { tmxModule } from './tmx/index.js';
 import { usrlocModule } from './usrloc/index.js';
 import { xlogModule } from './xlog/index.js';
 
@@ -27,6 +32,7 @@ export {
   textopsModule,
   textopsxModule,
   tmModule,
+  tmxModule,
   htableModule,
   kexModule, maxfwdModule, pikeModule, pvModule, registrarModule, rrModule, sanityModule, slModule, usrlocModule, xlogModule };
 export type { UsrlocApi } from './usrloc/api.js';
@@ -36,11 +42,17 @@ export type { HtableApi } from './htable/api.js';
 export type { PikeApi } from './pike/api.js';
 export type { PvModuleApi } from './pv/api.js';
 export type { SlApi } from './sl/api.js';
+export { authModule, authDbModule, permissionsModule };
+export type { AuthApi } from './auth/api.js';
+export { jsonrpcsModule, DEFAULT_RPC_SOCKET, DEFAULT_HTTP_LISTEN, type JsonrpcsApi } from './jsonrpcs/index.js';
 
 /** Every module ksr ships. */
 export const builtinModules: readonly KsrModuleDef[] = [
   kexModule,
   slModule,
+  authModule,
+  authDbModule,
+  permissionsModule,
   maxfwdModule,
   sanityModule,
   xlogModule,
@@ -55,4 +67,6 @@ export const builtinModules: readonly KsrModuleDef[] = [
   registrarModule,
   rrModule,
   tmModule,
+  tmxModule,
+  jsonrpcsModule,
 ];

@@ -30,6 +30,15 @@ export function isRouteExit(e: unknown): e is RouteExitSignal {
 /** What happens to a request whose route raised an error before it was answered or relayed. */
 export type ErrorOutcome = { kind: 'reply'; status: number; reason: string } | { kind: 'drop' };
 
+type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** The latency_* settings (see RouteRuntimeOptions). */
+export interface LatencySettings {
+  latencyLogLevel?: LogLevelName;
+  latencyLimitUs?: number;
+  actionLatency?: { limitUs: number; level: LogLevelName };
+}
+
 export interface RouteRuntimeOptions {
   registry: FrozenKemiRegistry<RouteContext>;
   logger: Logger;
@@ -40,6 +49,18 @@ export interface RouteRuntimeOptions {
    * like Kamailio's latency_cfg_log; undefined = off.
    */
   latencyLogLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** latency_limit_cfg: only runs that took at least this many microseconds are logged (default 0). */
+  latencyLimitUs?: number;
+  /**
+   * latency_limit_action / latency_log: a KSR call that takes at least `limitUs` microseconds is
+   * logged at `level` naming KSR.module.function and the script location. Off when absent or 0.
+   */
+  actionLatency?: { limitUs: number; level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  /**
+   * Told of every route run once it ended: its context, function, duration in seconds and
+   * outcome (the server's statistics and the route-time histogram).
+   */
+  onRouteDone?: (ctx: RouteContext, func: string, seconds: number, kind: EngineRunResult['kind']) => void;
   /** A context used when a KSR function runs outside any route (script init code). */
   initContext?: () => RouteContext;
 }
@@ -68,6 +89,13 @@ export class RouteRuntime {
   private currentCtx: RouteContext | undefined;
   private depth = 0;
   private fallbackCtx: RouteContext | undefined;
+  /** Route runs are timed when something wants the time (latency log, observer). */
+  private timed = false;
+  private latencyLevel: LatencySettings['latencyLogLevel'];
+  private latencyLimitUs = 0;
+  /** latency_limit_action in nanoseconds; 0n = KSR calls are not timed. */
+  private actionLimitNs = 0n;
+  private actionLevel: LogLevelName = 'error';
   /** Bound once so engines can keep a plain function reference. */
   readonly invoke: (id: number, args: readonly unknown[], where?: () => string | undefined) => unknown;
 
@@ -76,6 +104,20 @@ export class RouteRuntime {
     this.exports = opts.registry.exports;
     this.log = opts.logger.child({ mod: 'kemi' });
     this.invoke = (id, args, where) => this.call(id, args, where);
+    this.setLatency(opts);
+  }
+
+  /**
+   * Change the latency settings at run time (cfg.set core latency_*): the route-time log level
+   * and threshold, and the slow-call alert. Fields left out are turned off.
+   */
+  setLatency(l: LatencySettings): void {
+    this.latencyLevel = l.latencyLogLevel;
+    this.latencyLimitUs = l.latencyLimitUs ?? 0;
+    const limit = l.actionLatency?.limitUs ?? 0;
+    this.actionLimitNs = limit > 0 ? BigInt(Math.trunc(limit)) * 1000n : 0n;
+    this.actionLevel = l.actionLatency?.level ?? 'error';
+    this.timed = this.latencyLevel !== undefined || this.opts.onRouteDone !== undefined;
   }
 
   /** The context of the route that is running, if any. */
@@ -106,17 +148,28 @@ export class RouteRuntime {
       return failureValue(exp.returns);
     }
     let raw: unknown;
+    // latency_limit_action: one comparison when off
+    const t0 = this.actionLimitNs !== 0n ? process.hrtime.bigint() : 0n;
     try {
       raw = exp.fn(ctx, ...coerced);
     } catch (err) {
       if (err === ROUTE_EXIT) throw err;
       this.log.error({ err }, `${exp.qualified} failed: ${(err as Error)?.message ?? String(err)}${this.at(where)}`);
       return failureValue(exp.returns);
+    } finally {
+      if (t0 !== 0n) this.checkActionLatency(exp.qualified, t0, where);
     }
     const n = normaliseReturn(exp.returns, raw);
     if (n.bug) this.log.error(`${exp.qualified} ${n.bug} (a ksr bug)`);
     if (exp.returns === 'int') ctx.lastReturn = n.value as number;
     return n.value;
+  }
+
+  private checkActionLatency(qualified: string, t0: bigint, where?: () => string | undefined): void {
+    const ns = process.hrtime.bigint() - t0;
+    if (ns < this.actionLimitNs) return;
+    const level = this.actionLevel;
+    this.log[level](`alert - action ${qualified}(...) took too long [${ns / 1000n} us]${this.at(where)}`);
   }
 
   private at(where?: () => string | undefined): string {
@@ -144,7 +197,7 @@ export class RouteRuntime {
     ctx.exitRequested = false;
     this.currentCtx = ctx;
     this.depth++;
-    const t0 = this.opts.latencyLogLevel ? process.hrtime.bigint() : 0n;
+    const t0 = this.timed ? process.hrtime.bigint() : 0n;
     let res: EngineRunResult;
     try {
       res = engine.run(func, args);
@@ -156,10 +209,21 @@ export class RouteRuntime {
       this.currentCtx = prevCtx;
       ctx.scriptFlags = prevFlags;
     }
-    if (this.opts.latencyLogLevel) {
-      const us = Number((process.hrtime.bigint() - t0) / 1000n);
-      const label = ctx.routeType === 'request' ? 'request-route' : ctx.routeType === 'reply' ? 'reply-route' : `${ctx.routeType}-route`;
-      this.log[this.opts.latencyLogLevel](`${label} executed in: ${us} usec`);
+    if (this.timed) {
+      const ns = process.hrtime.bigint() - t0;
+      const us = Number(ns / 1000n);
+      const level = this.latencyLevel;
+      if (level && us >= this.latencyLimitUs && this.log.isLevelEnabled(level)) {
+        const label = ctx.routeType === 'request' ? 'request-route' : ctx.routeType === 'reply' ? 'reply-route' : `${ctx.routeType}-route`;
+        this.log[level](`${label} executed in: ${us} usec`);
+      }
+      if (this.opts.onRouteDone) {
+        try {
+          this.opts.onRouteDone(ctx, func, Number(ns) / 1e9, res.kind);
+        } catch (err) {
+          this.log.warn({ err }, 'route observer failed');
+        }
+      }
     }
     ctx.exitRequested = prevExit;
     if (res.kind === 'error') this.scriptFailed(engine, ctx, func, res.error);

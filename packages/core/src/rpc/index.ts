@@ -25,3 +25,5 @@ export class RpcError extends Error {
     this.name = 'RpcError';
   }
 }
+
+export { RpcRegistry, rpcParams, type RpcDispatcher } from './registry.js';

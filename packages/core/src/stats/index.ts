@@ -11,6 +11,24 @@ export interface Counter {
   reset(): void;
 }
 
+export interface StatEntry {
+  readonly group: string;
+  readonly name: string;
+  readonly value: number;
+  /** False for gauges and counters that hold a current size (Kamailio's STAT_NO_RESET). */
+  readonly resettable: boolean;
+}
+
+/**
+ * Counters that hold a current size rather than a running count, as Kamailio marks them
+ * STAT_NO_RESET: usrloc's registered_users and <table>-users/-contacts, and tm's counters (they
+ * mirror the transaction layer's own totals, which a reset could not move).
+ */
+function DEFAULT_NO_RESET(group: string, name: string): boolean {
+  if (group === 'usrloc') return name === 'registered_users' || name.endsWith('-users') || name.endsWith('-contacts');
+  return group === 'tm';
+}
+
 export class StatsRegistry {
   private readonly counters = new Map<string, Counter>();
 
@@ -36,6 +54,61 @@ export class StatsRegistry {
       this.counters.set(key, c);
     }
     return c;
+  }
+
+  private readonly gauges = new Map<string, { group: string; name: string; read: () => number }>();
+  private readonly noReset = new Set<string>();
+
+  /**
+   * A statistic computed on read (Kamailio's STAT_IS_FUNC: memory, sizes of tables). Never reset;
+   * registering the same name again replaces the reader.
+   */
+  gauge(group: string, name: string, read: () => number): void {
+    this.gauges.set(`${group}:${name}`, { group, name, read });
+  }
+
+  /** Keep a counter out of stats.reset_statistics (Kamailio's STAT_NO_RESET: current sizes). */
+  markNoReset(group: string, name: string): void {
+    this.noReset.add(`${group}:${name}`);
+  }
+
+  /** Every statistic, counters then gauges, sorted by group then name. */
+  entries(): StatEntry[] {
+    const out: StatEntry[] = [];
+    for (const [k, c] of this.counters) out.push({ group: c.group, name: c.name, value: c.value, resettable: !this.noReset.has(k) && !DEFAULT_NO_RESET(c.group, c.name) });
+    for (const g of this.gauges.values()) {
+      let value: number;
+      try {
+        value = g.read();
+      } catch {
+        value = NaN;
+      }
+      out.push({ group: g.group, name: g.name, value: Number.isFinite(value) ? value : 0, resettable: false });
+    }
+    out.sort((a, b) => (a.group === b.group ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.group < b.group ? -1 : 1));
+    return out;
+  }
+
+  /**
+   * The statistics a Kamailio filter names: "all", "group:" (a whole group), "group:name", or a
+   * bare "name" (in any group). Unknown names select nothing.
+   */
+  select(filter: string): StatEntry[] {
+    const f = filter.trim();
+    const all = this.entries();
+    if (f === 'all') return all;
+    const colon = f.indexOf(':');
+    if (colon < 0) return all.filter((e) => e.name === f);
+    const group = f.slice(0, colon);
+    const name = f.slice(colon + 1);
+    return all.filter((e) => e.group === group && (name === '' || e.name === name));
+  }
+
+  /** Reset the resettable counters the filter names (see select); returns the entries reset. */
+  reset(filter: string): StatEntry[] {
+    const picked = this.select(filter).filter((e) => e.resettable);
+    for (const e of picked) this.counters.get(`${e.group}:${e.name}`)?.reset();
+    return picked;
   }
 
   /** Every counter as `group:name` → value, optionally of one group. */

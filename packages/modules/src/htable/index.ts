@@ -12,6 +12,7 @@
 import { defineModule, getterVariants, type KemiExportDef, type KsrModuleDef, type ModuleContext, type RouteContext, type ScriptValue } from '@ksr/core';
 import type { HtableApi, HtableItem } from './api.js';
 import { registerHtablePvs, type ExpiredRecord } from './pv.js';
+import { htableRpc } from './rpc.js';
 import { parseHtableSpec } from './spec.js';
 import { MemoryHtableStore, type HtableStore } from './store.js';
 import { Htables, MATCH_OPS, RM_OPS, matcher, type Htable, type MatchTarget } from './tables.js';
@@ -403,6 +404,7 @@ export function createHtableModule(opts: HtableModuleOptions = {}): KsrModuleDef
       return {
         exports: buildExports(tables),
         api,
+        rpc: htableRpc(api),
         startupEvents: events.map((e) => ({ event: e.name, callback: e.callback })),
         destroy() {
           timer.cancel();

@@ -17,6 +17,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { defineModule, kamailioDebugToLevel, type KemiExportDef, type ModuleContext, type RouteContext } from '@ksr/core';
 import type { PikeApi, PikeTopEntry, PikeTopFilter } from './api.js';
+import { pikeRpc } from './rpc.js';
 
 export type { PikeApi, PikeTopEntry, PikeTopFilter } from './api.js';
 
@@ -187,6 +188,7 @@ export const pikeModule = defineModule({
     return {
       exports,
       api,
+      rpc: pikeRpc(api),
       destroy() {
         timer.cancel();
         ips.clear();

@@ -33,6 +33,7 @@ import {
   type SipResponse,
 } from '@ksr/core';
 import type { SlApi, SlReplyExtra, SlTmHook } from './api.js';
+import { slRpc } from './rpc.js';
 
 export type { SlApi, SlReplyExtra, SlTmHook } from './api.js';
 
@@ -339,6 +340,6 @@ export const slModule = defineModule({
       filterAck: (c) => sl.filterAck(c),
     };
     // ACKs to sl's own negative replies end here, before the request route (Kamailio's sl filter)
-    return { exports, api, filterRequest: (c: RouteContext) => sl.filterAck(c) };
+    return { exports, api, filterRequest: (c: RouteContext) => sl.filterAck(c), rpc: slRpc(ctx.stats) };
   },
 });
