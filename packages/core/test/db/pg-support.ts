@@ -1,6 +1,6 @@
 /**
  * PostgreSQL for tests: KSR_TEST_PG_URL (default postgres://ksr:ksr@127.0.0.1:5432/ksr_test, what
- * scripts/ci-postgres.sh creates). Tests that need it call `requirePg()` first: it FAILS with a
+ * scripts/test-postgres.sh creates). Tests that need it call `requirePg()` first: it FAILS with a
  * clear message when the server cannot be reached (never a silent skip). Each test gets its own
  * schema (`?schema=`), dropped with `dropPgSchema`.
  */
@@ -23,7 +23,7 @@ export function requirePg(): void {
   } catch (err) {
     throw new Error(
       `PostgreSQL is required for this test and cannot be reached at ${maskDbUrl(PG_URL)}: ${(err as Error).message}. ` +
-        'Start it with scripts/ci-postgres.sh (what .ci/run does) or point KSR_TEST_PG_URL at a server.',
+        'Start it with scripts/test-postgres.sh (what .ci/run does) or point KSR_TEST_PG_URL at a server.',
     );
   }
 }

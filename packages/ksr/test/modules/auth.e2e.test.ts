@@ -176,7 +176,7 @@ describe('auth + auth_db end to end over PostgreSQL (sipp)', () => {
     } catch (err) {
       throw new Error(
         `PostgreSQL is required for the auth e2e test and cannot be reached at ${maskDbUrl(PG_URL)}: ${(err as Error).message}. ` +
-          'Start it with scripts/ci-postgres.sh (what .ci/run does) or point KSR_TEST_PG_URL at a server.',
+          'Start it with scripts/test-postgres.sh (what .ci/run does) or point KSR_TEST_PG_URL at a server.',
       );
     }
     try {

@@ -3,7 +3,7 @@
  * registers through server A (sipp REGISTER), a call sent to server B is routed by B's lookup to
  * the contact registered on A, record-routed by B, and ACK/BYE follow. Then B removes the
  * registration (RPC ul.rm) and A no longer finds it; a restarted A still sees what B saved.
- * PostgreSQL: KSR_TEST_PG_URL (scripts/ci-postgres.sh); the test fails when it cannot be reached.
+ * PostgreSQL: KSR_TEST_PG_URL (scripts/test-postgres.sh); the test fails when it cannot be reached.
  */
 import { resolve } from 'node:path';
 import { openDb } from '@ksr/core';

@@ -14,7 +14,7 @@ as_postgres() {
 }
 
 if ! command -v pg_ctlcluster >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "ci-postgres: installing postgresql"
+  echo "test-postgres: installing postgresql"
   apt-get update -qq >/dev/null
   apt-get install -y -qq postgresql >/dev/null
 fi
@@ -25,7 +25,7 @@ if ! ready; then
   if command -v pg_lsclusters >/dev/null 2>&1 && [ -n "$(pg_lsclusters -h 2>/dev/null)" ]; then
     # the Debian cluster (15 main on a fresh bookworm): start the first one listed
     read -r ver name _ < <(pg_lsclusters -h | head -1)
-    echo "ci-postgres: starting cluster $ver/$name"
+    echo "test-postgres: starting cluster $ver/$name"
     pg_ctlcluster "$ver" "$name" start || true
   fi
 fi
@@ -38,11 +38,11 @@ if ! ready; then
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
     as_postgres "$bindir/initdb" -D "$data" -A trust -U postgres >/dev/null
   fi
-  echo "ci-postgres: starting $bindir/postgres on $data"
+  echo "test-postgres: starting $bindir/postgres on $data"
   as_postgres "$bindir/pg_ctl" -D "$data" -l "$data/log" -w -o "-p $PGPORT -c listen_addresses=127.0.0.1 -k /tmp" start >/dev/null
 fi
 for _ in $(seq 1 50); do ready && break; sleep 0.2; done
-ready || { echo "ci-postgres: PostgreSQL does not answer on 127.0.0.1:$PGPORT" >&2; exit 1; }
+ready || { echo "test-postgres: PostgreSQL does not answer on 127.0.0.1:$PGPORT" >&2; exit 1; }
 
 psql_admin() {
   # the postgres superuser over the local socket (peer auth on the Debian cluster, trust on initdb)
@@ -64,4 +64,4 @@ SQL
 if [ "$(psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ksr_test'")" != 1 ]; then
   psql_admin -d postgres -c "CREATE DATABASE ksr_test OWNER ksr"
 fi
-echo "ci-postgres: ready (postgres://ksr:***@127.0.0.1:$PGPORT/ksr_test)"
+echo "test-postgres: ready (postgres://ksr:***@127.0.0.1:$PGPORT/ksr_test)"
