@@ -187,6 +187,44 @@ declare const KSR: {
   get_debug(): number;
   /** Kamailio runs a native route[name] block here; ksr has no native route blocks, so this logs an error and returns -1 (call a script function instead). */
   route(name: string): number;
+  /** KSR.auth */
+  readonly auth: {
+    /** Remove the credentials header that authorized this request (after a successful check). 1 ok, -1 none authorized. */
+    consume_credentials(): number;
+    /** Does the request carry Authorization or Proxy-Authorization digest credentials for the realm? 1 yes, -1 no. */
+    has_credentials(realm: string): number;
+    /** Reply 401 with WWW-Authenticate digest challenges (flags: 1 qop=auth, 2 qop=auth-int, 4 no automatic 500 on error, 16 stale=true). 1 sent, -1 error. */
+    www_challenge(realm: string, flags: number): number;
+    /** Reply 407 with Proxy-Authenticate digest challenges (flags as www_challenge). 1 sent, -1 error. */
+    proxy_challenge(realm: string, flags: number): number;
+    /** www_challenge for REGISTER, proxy_challenge for other requests. 1 sent, -1 error. */
+    auth_challenge(realm: string, flags: number): number;
+    /** Verify Authorization credentials with a password (flags 1: passwd is HA1; 2/4/8 build a challenge into $avp(digest_challenge); 32 keep nc on failure). 1 ok; -1 error, -2 wrong password, -4 nonce expired, -5 no credentials, -6 nonce reused. */
+    pv_www_authenticate(realm: string, passwd: string, flags: number): number;
+    /** pv_www_authenticate with the method used in the digest given explicitly. */
+    pv_www_authenticate_method(realm: string, passwd: string, flags: number, method: string): number;
+    /** Verify Proxy-Authorization credentials with a password (flags and codes as pv_www_authenticate). */
+    pv_proxy_authenticate(realm: string, passwd: string, flags: number): number;
+    /** pv_www_authenticate for REGISTER, pv_proxy_authenticate otherwise; checks 1: the auth user must be the To (REGISTER) / From user (-8 otherwise). */
+    pv_auth_check(realm: string, passwd: string, flags: number, checks: number): number;
+    /** Set the digest algorithm(s) offered from now on: MD5, SHA-256, SHA-512-256 or a comma-separated list. 1 ok, -1 unknown. */
+    auth_algorithm(algorithm: string): number;
+    /** Build the WWW-Authenticate header line(s) (flags as www_challenge) and store them in a writable variable. 1 ok, -1 error. */
+    auth_get_www_authenticate(realm: string, flags: number, pvdest: string): number;
+  };
+  /** KSR.auth_db */
+  readonly auth_db: {
+    /** www_authenticate for REGISTER, proxy_authenticate otherwise; flags 1: the From/To (REGISTER), From/To/R-URI (PUBLISH) or From user must be the auth user and their domains the realm; 2: skip that for INVITE, BYE, PRACK, UPDATE, MESSAGE. 1 ok; -1 error, -2 wrong password, -3 unknown user, -4 nonce expired, -5 no credentials, -6 nonce reused, -8 user mismatch. */
+    auth_check(realm: string, table: string, flags: number): number;
+    /** Verify the Authorization credentials against the subscriber table. Codes as auth_check. */
+    www_authenticate(realm: string, table: string): number;
+    /** www_authenticate with the method used in the digest given explicitly. */
+    www_authenticate_method(realm: string, table: string, method: string): number;
+    /** Verify the Proxy-Authorization credentials against the subscriber table. Codes as auth_check. */
+    proxy_authenticate(realm: string, table: string): number;
+    /** Is there a subscriber for the URI (flags 1: match the domain too; 2: do not load load_credentials into AVPs)? 1 yes, -1 no or error. */
+    is_subscriber(uri: string, table: string, flags: number): number;
+  };
   /** KSR.corex */
   readonly corex: {
     /** Add a branch with the current Request-URI (and $du, path, branch flags, send socket) to the destination set. 1 ok, -1 too many branches or a reply. */
@@ -464,6 +502,19 @@ declare const KSR: {
     process_maxfwd(limit: number): number;
     /** Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error. */
     is_maxfwd_lt(limit: number): number;
+  };
+  /** KSR.permissions */
+  readonly permissions: {
+    /** Is the source address and port of the message in the address group? 1 yes, -1 no. Sets peer_tag_avp to the tag of the match. */
+    allow_source_address(group: number): number;
+    /** The group of the address table the source address and port belong to, -1 when none. */
+    allow_source_address_group(): number;
+    /** Is the address (IP or domain name) and port in the address group? 1 yes, -1 no. */
+    allow_address(group: number, addr: string, port: number): number;
+    /** The group of the address table the address and port belong to, -1 when none. */
+    allow_address_group(addr: string, port: number): number;
+    /** Does a trusted-table rule accept the source IP, protocol, From URI and R-URI? 1 yes (peer_tag_mode=1: the number of matches), -1 no. */
+    allow_trusted(): number;
   };
   /** KSR.pike */
   readonly pike: {
@@ -941,7 +992,7 @@ declare const KSR: {
     t_on_reply(rname: string): number;
     /** Set the script function run as branch route (every outgoing branch) for the transaction ("" clears it). Always 1. */
     t_on_branch(rname: string): number;
-    /** Set the script function run as branch-failure event route (stored; not run yet) for the transaction ("" clears it). Always 1. */
+    /** Set the script function run as branch-failure route (every negative final of a branch, before the failure route) for the transaction ("" clears it). Always 1. */
     t_on_branch_failure(rname: string): number;
     /** Is there a transaction for the message? CANCEL/ACK: of its INVITE. A retransmission is re-answered and 0 returned. 1 yes, -1 no. */
     t_check_trans(): number;
@@ -955,8 +1006,10 @@ declare const KSR: {
     t_reply_error(): number;
     /** Was the INVITE transaction canceled? 1 yes, -1 no. */
     t_is_canceled(): number;
-    /** Has the transaction outlived its lifetime? -1 (lifetimes are not enforced). */
+    /** Has the transaction outlived its lifetime (max_inv_lifetime / max_noninv_lifetime / t_set_max_lifetime)? 1 yes, -1 no (or no transaction). */
     t_is_expired(): number;
+    /** Lifetime (ms) of the current INVITE / non-INVITE transaction, else of the one created next; 0 = the max_inv_lifetime / max_noninv_lifetime parameter. 1 ok, -1 error. */
+    t_set_max_lifetime(tdii: number, tdni: number): number;
     /** Does the reply code in scope (onreply: the reply; failure: the best reply; else the last sent) match the regular expression? 1 yes, -1 no. */
     t_check_status(re: string): number;
     /** Did any branch get a final reply with this code? 1 yes, -1 no. */
@@ -967,6 +1020,10 @@ declare const KSR: {
     t_set_fr_inv(fr_inv: number): number;
     /** Back to the fr_timer / fr_inv_timer parameters. 1. */
     t_reset_fr(): number;
+    /** Retransmission intervals (ms) of the branches sent from now on: first interval T1 and cap T2; 0 keeps the default. 1 ok, -1 error. */
+    t_set_retr(t1: number, t2: number): number;
+    /** Back to the default retransmission intervals (T1/T2) for the branches sent from now on. 1. */
+    t_reset_retr(): number;
     /** The status of the last reply sent in the transaction, -1 without one. */
     t_get_status_code(): number;
     /** The branch index in branch / onreply / failure routes, else 0 (-1 for a message without transaction). */
@@ -997,6 +1054,61 @@ declare const KSR: {
     t_set_no_e2e_cancel_reason(state: number): number;
     /** Send the last reply of the transaction again. 1 ok, -1 error. */
     t_retransmit_reply(): number;
+    /** Move the destination set into the contacts_avp XAVP, by q-value (equal q = one parallel group). 1 ok or nothing to do, -1 error. */
+    t_load_contacts(): number;
+    /** t_load_contacts with mode 0 (by q, equal q in parallel) or 1 (random order weighted by q, one contact at a time). 1 ok, -1 error. */
+    t_load_contacts_mode(mode: number): number;
+    /** Make the next group of contacts_avp the destination set (first one in the R-URI). 1 ok, -2 none left, -1 error. */
+    t_next_contacts(): number;
+    /** In a branch-failure route: the next contact of the failed branch's +sip.instance from contact_flows_avp becomes the R-URI. 1 ok, -2 none, -1 error. */
+    t_next_contact_flow(): number;
+    /** Send a copy of the request statefully to uri ("" = $du, else the R-URI); its replies are absorbed. 1 ok, -1 error. */
+    t_replicate(uri: string): number;
+    /** Send a new local request statefully (From and To required in headers; runs the event_callback with "tm:local-request"). 1 ok, -1 error. */
+    t_uac_send(method: string, ruri: string, nexthop: string, socket: string, headers: string, body: string): number;
+    /** In a failure route: leave out of the best-reply choice all replies so far ("a" or ""), those of the last round ("l"), or none ("n"). 1 ok, -1 error. */
+    t_drop_replies(mode: string): number;
+    /** As t_drop_replies("a"). 1 ok, -1 error. */
+    t_drop_replies_all(): number;
+    /** Keep the request as it is now for the failure routes (later changes in this route are not in their branches). 1 ok, -1 without transaction. */
+    t_save_lumps(): number;
+    /** Do not (1) or do (0) send the internal 500 when t_relay cannot send any branch. 1. */
+    t_set_disable_internal_reply(state: number): number;
+    /** Turn DNS failover off (1) or on (0) for the transaction. ksr does no DNS failover: recorded, always off. 1. */
+    t_set_disable_failover(state: number): number;
+    /** Is the transaction suspended while processing a reply? ksr never suspends reply processing: -1. */
+    t_is_retr_async_reply(): number;
+  };
+  /** KSR.tmx */
+  readonly tmx: {
+    /** CANCEL pending branches: "all", "others" (all but the one of the reply being handled) or "this" (tm onreply route). 1 ok, -1 error. */
+    t_cancel_branches(mode: string): number;
+    /** CANCEL the INVITE transaction with this Call-ID and CSeq number; flag > 0 is set on it, rcode ≥ 100 goes into Reason: SIP;cause=. 1 found, -1 not. */
+    t_cancel_callid(callid: string, cseq: string, flag: number, rcode: number): number;
+    /** Reply in the transaction with this Call-ID and CSeq number. 1 ok, -1 not found or error. */
+    t_reply_callid(callid: string, cseq: string, code: number, reason: string): number;
+    /** Copy the message flags into the transaction: ksr keeps one flag set per transaction, so they are always in step. 1 with a transaction, -1 without. */
+    t_flush_flags(): number;
+    /** Is the running route a failure route (also t_continue)? 1 yes, -1 no. */
+    t_is_failure_route(): number;
+    /** Is the running route a branch route? 1 yes, -1 no. */
+    t_is_branch_route(): number;
+    /** Is the running route a reply route (core reply route or tm onreply route)? 1 yes, -1 no. */
+    t_is_reply_route(): number;
+    /** Is the running route the request route? 1 yes, -1 no. */
+    t_is_request_route(): number;
+    /** Suspend the transaction (created when absent); end the route and resume with t_continue($T(id_index), $T(id_label), fn). 1 ok, -1 error. */
+    t_suspend(): number;
+    /** Run the function cbname as a failure route of the suspended transaction tindex:tlabel (it may t_relay or t_reply). 1 ok, -1 error. */
+    t_continue(tindex: number, tlabel: number, cbname: string): number;
+    /** End the transaction without sending a reply (status 500). 1 ok, -1 without transaction. */
+    t_drop(): number;
+    /** End the transaction without sending a reply, its status set to rcode. 1 ok, -1 error. */
+    t_drop_rcode(rcode: number): number;
+    /** In a branch-failure route: make the failed branch the R-URI branch again (R-URI, $du, Path, socket, branch flags). 1 ok, -1 error. */
+    t_reuse_branch(): number;
+    /** Is this request (not ACK/CANCEL) being processed already (a retransmission arriving before t_newtran)? 1 yes, -1 no. */
+    t_precheck_trans(): number;
   };
   /** KSR.x */
   readonly x: {

@@ -402,6 +402,114 @@ function KSR.get_debug() end
 ---@return integer
 function KSR.route(name) end
 
+---@class KSR.auth
+KSR.auth = {}
+
+---Remove the credentials header that authorized this request (after a successful check). 1 ok, -1 none authorized.
+---@return integer
+function KSR.auth.consume_credentials() end
+
+---Does the request carry Authorization or Proxy-Authorization digest credentials for the realm? 1 yes, -1 no.
+---@param realm string
+---@return integer
+function KSR.auth.has_credentials(realm) end
+
+---Reply 401 with WWW-Authenticate digest challenges (flags: 1 qop=auth, 2 qop=auth-int, 4 no automatic 500 on error, 16 stale=true). 1 sent, -1 error.
+---@param realm string
+---@param flags integer
+---@return integer
+function KSR.auth.www_challenge(realm, flags) end
+
+---Reply 407 with Proxy-Authenticate digest challenges (flags as www_challenge). 1 sent, -1 error.
+---@param realm string
+---@param flags integer
+---@return integer
+function KSR.auth.proxy_challenge(realm, flags) end
+
+---www_challenge for REGISTER, proxy_challenge for other requests. 1 sent, -1 error.
+---@param realm string
+---@param flags integer
+---@return integer
+function KSR.auth.auth_challenge(realm, flags) end
+
+---Verify Authorization credentials with a password (flags 1: passwd is HA1; 2/4/8 build a challenge into $avp(digest_challenge); 32 keep nc on failure). 1 ok; -1 error, -2 wrong password, -4 nonce expired, -5 no credentials, -6 nonce reused.
+---@param realm string
+---@param passwd string
+---@param flags integer
+---@return integer
+function KSR.auth.pv_www_authenticate(realm, passwd, flags) end
+
+---pv_www_authenticate with the method used in the digest given explicitly.
+---@param realm string
+---@param passwd string
+---@param flags integer
+---@param method string
+---@return integer
+function KSR.auth.pv_www_authenticate_method(realm, passwd, flags, method) end
+
+---Verify Proxy-Authorization credentials with a password (flags and codes as pv_www_authenticate).
+---@param realm string
+---@param passwd string
+---@param flags integer
+---@return integer
+function KSR.auth.pv_proxy_authenticate(realm, passwd, flags) end
+
+---pv_www_authenticate for REGISTER, pv_proxy_authenticate otherwise; checks 1: the auth user must be the To (REGISTER) / From user (-8 otherwise).
+---@param realm string
+---@param passwd string
+---@param flags integer
+---@param checks integer
+---@return integer
+function KSR.auth.pv_auth_check(realm, passwd, flags, checks) end
+
+---Set the digest algorithm(s) offered from now on: MD5, SHA-256, SHA-512-256 or a comma-separated list. 1 ok, -1 unknown.
+---@param algorithm string
+---@return integer
+function KSR.auth.auth_algorithm(algorithm) end
+
+---Build the WWW-Authenticate header line(s) (flags as www_challenge) and store them in a writable variable. 1 ok, -1 error.
+---@param realm string
+---@param flags integer
+---@param pvdest string
+---@return integer
+function KSR.auth.auth_get_www_authenticate(realm, flags, pvdest) end
+
+---@class KSR.auth_db
+KSR.auth_db = {}
+
+---www_authenticate for REGISTER, proxy_authenticate otherwise; flags 1: the From/To (REGISTER), From/To/R-URI (PUBLISH) or From user must be the auth user and their domains the realm; 2: skip that for INVITE, BYE, PRACK, UPDATE, MESSAGE. 1 ok; -1 error, -2 wrong password, -3 unknown user, -4 nonce expired, -5 no credentials, -6 nonce reused, -8 user mismatch.
+---@param realm string
+---@param table string
+---@param flags integer
+---@return integer
+function KSR.auth_db.auth_check(realm, table, flags) end
+
+---Verify the Authorization credentials against the subscriber table. Codes as auth_check.
+---@param realm string
+---@param table string
+---@return integer
+function KSR.auth_db.www_authenticate(realm, table) end
+
+---www_authenticate with the method used in the digest given explicitly.
+---@param realm string
+---@param table string
+---@param method string
+---@return integer
+function KSR.auth_db.www_authenticate_method(realm, table, method) end
+
+---Verify the Proxy-Authorization credentials against the subscriber table. Codes as auth_check.
+---@param realm string
+---@param table string
+---@return integer
+function KSR.auth_db.proxy_authenticate(realm, table) end
+
+---Is there a subscriber for the URI (flags 1: match the domain too; 2: do not load load_credentials into AVPs)? 1 yes, -1 no or error.
+---@param uri string
+---@param table string
+---@param flags integer
+---@return integer
+function KSR.auth_db.is_subscriber(uri, table, flags) end
+
 ---@class KSR.corex
 KSR.corex = {}
 
@@ -1063,6 +1171,35 @@ function KSR.maxfwd.process_maxfwd(limit) end
 ---@param limit integer
 ---@return integer
 function KSR.maxfwd.is_maxfwd_lt(limit) end
+
+---@class KSR.permissions
+KSR.permissions = {}
+
+---Is the source address and port of the message in the address group? 1 yes, -1 no. Sets peer_tag_avp to the tag of the match.
+---@param group integer
+---@return integer
+function KSR.permissions.allow_source_address(group) end
+
+---The group of the address table the source address and port belong to, -1 when none.
+---@return integer
+function KSR.permissions.allow_source_address_group() end
+
+---Is the address (IP or domain name) and port in the address group? 1 yes, -1 no.
+---@param group integer
+---@param addr string
+---@param port integer
+---@return integer
+function KSR.permissions.allow_address(group, addr, port) end
+
+---The group of the address table the address and port belong to, -1 when none.
+---@param addr string
+---@param port integer
+---@return integer
+function KSR.permissions.allow_address_group(addr, port) end
+
+---Does a trusted-table rule accept the source IP, protocol, From URI and R-URI? 1 yes (peer_tag_mode=1: the number of matches), -1 no.
+---@return integer
+function KSR.permissions.allow_trusted() end
 
 ---@class KSR.pike
 KSR.pike = {}
@@ -2302,7 +2439,7 @@ function KSR.tm.t_on_reply(rname) end
 ---@return integer
 function KSR.tm.t_on_branch(rname) end
 
----Set the script function run as branch-failure event route (stored; not run yet) for the transaction ("" clears it). Always 1.
+---Set the script function run as branch-failure route (every negative final of a branch, before the failure route) for the transaction ("" clears it). Always 1.
 ---@param rname string
 ---@return integer
 function KSR.tm.t_on_branch_failure(rname) end
@@ -2335,9 +2472,15 @@ function KSR.tm.t_reply_error() end
 ---@return integer
 function KSR.tm.t_is_canceled() end
 
----Has the transaction outlived its lifetime? -1 (lifetimes are not enforced).
+---Has the transaction outlived its lifetime (max_inv_lifetime / max_noninv_lifetime / t_set_max_lifetime)? 1 yes, -1 no (or no transaction).
 ---@return integer
 function KSR.tm.t_is_expired() end
+
+---Lifetime (ms) of the current INVITE / non-INVITE transaction, else of the one created next; 0 = the max_inv_lifetime / max_noninv_lifetime parameter. 1 ok, -1 error.
+---@param tdii integer
+---@param tdni integer
+---@return integer
+function KSR.tm.t_set_max_lifetime(tdii, tdni) end
 
 ---Does the reply code in scope (onreply: the reply; failure: the best reply; else the last sent) match the regular expression? 1 yes, -1 no.
 ---@param re string
@@ -2363,6 +2506,16 @@ function KSR.tm.t_set_fr_inv(fr_inv) end
 ---Back to the fr_timer / fr_inv_timer parameters. 1.
 ---@return integer
 function KSR.tm.t_reset_fr() end
+
+---Retransmission intervals (ms) of the branches sent from now on: first interval T1 and cap T2; 0 keeps the default. 1 ok, -1 error.
+---@param t1 integer
+---@param t2 integer
+---@return integer
+function KSR.tm.t_set_retr(t1, t2) end
+
+---Back to the default retransmission intervals (T1/T2) for the branches sent from now on. 1.
+---@return integer
+function KSR.tm.t_reset_retr() end
 
 ---The status of the last reply sent in the transaction, -1 without one.
 ---@return integer
@@ -2427,6 +2580,137 @@ function KSR.tm.t_set_no_e2e_cancel_reason(state) end
 ---Send the last reply of the transaction again. 1 ok, -1 error.
 ---@return integer
 function KSR.tm.t_retransmit_reply() end
+
+---Move the destination set into the contacts_avp XAVP, by q-value (equal q = one parallel group). 1 ok or nothing to do, -1 error.
+---@return integer
+function KSR.tm.t_load_contacts() end
+
+---t_load_contacts with mode 0 (by q, equal q in parallel) or 1 (random order weighted by q, one contact at a time). 1 ok, -1 error.
+---@param mode integer
+---@return integer
+function KSR.tm.t_load_contacts_mode(mode) end
+
+---Make the next group of contacts_avp the destination set (first one in the R-URI). 1 ok, -2 none left, -1 error.
+---@return integer
+function KSR.tm.t_next_contacts() end
+
+---In a branch-failure route: the next contact of the failed branch's +sip.instance from contact_flows_avp becomes the R-URI. 1 ok, -2 none, -1 error.
+---@return integer
+function KSR.tm.t_next_contact_flow() end
+
+---Send a copy of the request statefully to uri ("" = $du, else the R-URI); its replies are absorbed. 1 ok, -1 error.
+---@param uri string
+---@return integer
+function KSR.tm.t_replicate(uri) end
+
+---Send a new local request statefully (From and To required in headers; runs the event_callback with "tm:local-request"). 1 ok, -1 error.
+---@param method string
+---@param ruri string
+---@param nexthop string
+---@param socket string
+---@param headers string
+---@param body string
+---@return integer
+function KSR.tm.t_uac_send(method, ruri, nexthop, socket, headers, body) end
+
+---In a failure route: leave out of the best-reply choice all replies so far ("a" or ""), those of the last round ("l"), or none ("n"). 1 ok, -1 error.
+---@param mode string
+---@return integer
+function KSR.tm.t_drop_replies(mode) end
+
+---As t_drop_replies("a"). 1 ok, -1 error.
+---@return integer
+function KSR.tm.t_drop_replies_all() end
+
+---Keep the request as it is now for the failure routes (later changes in this route are not in their branches). 1 ok, -1 without transaction.
+---@return integer
+function KSR.tm.t_save_lumps() end
+
+---Do not (1) or do (0) send the internal 500 when t_relay cannot send any branch. 1.
+---@param state integer
+---@return integer
+function KSR.tm.t_set_disable_internal_reply(state) end
+
+---Turn DNS failover off (1) or on (0) for the transaction. ksr does no DNS failover: recorded, always off. 1.
+---@param state integer
+---@return integer
+function KSR.tm.t_set_disable_failover(state) end
+
+---Is the transaction suspended while processing a reply? ksr never suspends reply processing: -1.
+---@return integer
+function KSR.tm.t_is_retr_async_reply() end
+
+---@class KSR.tmx
+KSR.tmx = {}
+
+---CANCEL pending branches: "all", "others" (all but the one of the reply being handled) or "this" (tm onreply route). 1 ok, -1 error.
+---@param mode string
+---@return integer
+function KSR.tmx.t_cancel_branches(mode) end
+
+---CANCEL the INVITE transaction with this Call-ID and CSeq number; flag > 0 is set on it, rcode ≥ 100 goes into Reason: SIP;cause=. 1 found, -1 not.
+---@param callid string
+---@param cseq string
+---@param flag integer
+---@param rcode integer
+---@return integer
+function KSR.tmx.t_cancel_callid(callid, cseq, flag, rcode) end
+
+---Reply in the transaction with this Call-ID and CSeq number. 1 ok, -1 not found or error.
+---@param callid string
+---@param cseq string
+---@param code integer
+---@param reason string
+---@return integer
+function KSR.tmx.t_reply_callid(callid, cseq, code, reason) end
+
+---Copy the message flags into the transaction: ksr keeps one flag set per transaction, so they are always in step. 1 with a transaction, -1 without.
+---@return integer
+function KSR.tmx.t_flush_flags() end
+
+---Is the running route a failure route (also t_continue)? 1 yes, -1 no.
+---@return integer
+function KSR.tmx.t_is_failure_route() end
+
+---Is the running route a branch route? 1 yes, -1 no.
+---@return integer
+function KSR.tmx.t_is_branch_route() end
+
+---Is the running route a reply route (core reply route or tm onreply route)? 1 yes, -1 no.
+---@return integer
+function KSR.tmx.t_is_reply_route() end
+
+---Is the running route the request route? 1 yes, -1 no.
+---@return integer
+function KSR.tmx.t_is_request_route() end
+
+---Suspend the transaction (created when absent); end the route and resume with t_continue($T(id_index), $T(id_label), fn). 1 ok, -1 error.
+---@return integer
+function KSR.tmx.t_suspend() end
+
+---Run the function cbname as a failure route of the suspended transaction tindex:tlabel (it may t_relay or t_reply). 1 ok, -1 error.
+---@param tindex integer
+---@param tlabel integer
+---@param cbname string
+---@return integer
+function KSR.tmx.t_continue(tindex, tlabel, cbname) end
+
+---End the transaction without sending a reply (status 500). 1 ok, -1 without transaction.
+---@return integer
+function KSR.tmx.t_drop() end
+
+---End the transaction without sending a reply, its status set to rcode. 1 ok, -1 error.
+---@param rcode integer
+---@return integer
+function KSR.tmx.t_drop_rcode(rcode) end
+
+---In a branch-failure route: make the failed branch the R-URI branch again (R-URI, $du, Path, socket, branch flags). 1 ok, -1 error.
+---@return integer
+function KSR.tmx.t_reuse_branch() end
+
+---Is this request (not ACK/CANCEL) being processed already (a retransmission arriving before t_newtran)? 1 yes, -1 no.
+---@return integer
+function KSR.tmx.t_precheck_trans() end
 
 ---@class KSR.x
 KSR.x = {}

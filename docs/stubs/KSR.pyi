@@ -279,6 +279,78 @@ def route(name: str) -> int:
     """Kamailio runs a native route[name] block here; ksr has no native route blocks, so this logs an error and returns -1 (call a script function instead)."""
 
 
+class auth:
+    """KSR.auth"""
+
+    @staticmethod
+    def consume_credentials() -> int:
+        """Remove the credentials header that authorized this request (after a successful check). 1 ok, -1 none authorized."""
+
+    @staticmethod
+    def has_credentials(realm: str) -> int:
+        """Does the request carry Authorization or Proxy-Authorization digest credentials for the realm? 1 yes, -1 no."""
+
+    @staticmethod
+    def www_challenge(realm: str, flags: int) -> int:
+        """Reply 401 with WWW-Authenticate digest challenges (flags: 1 qop=auth, 2 qop=auth-int, 4 no automatic 500 on error, 16 stale=true). 1 sent, -1 error."""
+
+    @staticmethod
+    def proxy_challenge(realm: str, flags: int) -> int:
+        """Reply 407 with Proxy-Authenticate digest challenges (flags as www_challenge). 1 sent, -1 error."""
+
+    @staticmethod
+    def auth_challenge(realm: str, flags: int) -> int:
+        """www_challenge for REGISTER, proxy_challenge for other requests. 1 sent, -1 error."""
+
+    @staticmethod
+    def pv_www_authenticate(realm: str, passwd: str, flags: int) -> int:
+        """Verify Authorization credentials with a password (flags 1: passwd is HA1; 2/4/8 build a challenge into $avp(digest_challenge); 32 keep nc on failure). 1 ok; -1 error, -2 wrong password, -4 nonce expired, -5 no credentials, -6 nonce reused."""
+
+    @staticmethod
+    def pv_www_authenticate_method(realm: str, passwd: str, flags: int, method: str) -> int:
+        """pv_www_authenticate with the method used in the digest given explicitly."""
+
+    @staticmethod
+    def pv_proxy_authenticate(realm: str, passwd: str, flags: int) -> int:
+        """Verify Proxy-Authorization credentials with a password (flags and codes as pv_www_authenticate)."""
+
+    @staticmethod
+    def pv_auth_check(realm: str, passwd: str, flags: int, checks: int) -> int:
+        """pv_www_authenticate for REGISTER, pv_proxy_authenticate otherwise; checks 1: the auth user must be the To (REGISTER) / From user (-8 otherwise)."""
+
+    @staticmethod
+    def auth_algorithm(algorithm: str) -> int:
+        """Set the digest algorithm(s) offered from now on: MD5, SHA-256, SHA-512-256 or a comma-separated list. 1 ok, -1 unknown."""
+
+    @staticmethod
+    def auth_get_www_authenticate(realm: str, flags: int, pvdest: str) -> int:
+        """Build the WWW-Authenticate header line(s) (flags as www_challenge) and store them in a writable variable. 1 ok, -1 error."""
+
+
+class auth_db:
+    """KSR.auth_db"""
+
+    @staticmethod
+    def auth_check(realm: str, table: str, flags: int) -> int:
+        """www_authenticate for REGISTER, proxy_authenticate otherwise; flags 1: the From/To (REGISTER), From/To/R-URI (PUBLISH) or From user must be the auth user and their domains the realm; 2: skip that for INVITE, BYE, PRACK, UPDATE, MESSAGE. 1 ok; -1 error, -2 wrong password, -3 unknown user, -4 nonce expired, -5 no credentials, -6 nonce reused, -8 user mismatch."""
+
+    @staticmethod
+    def www_authenticate(realm: str, table: str) -> int:
+        """Verify the Authorization credentials against the subscriber table. Codes as auth_check."""
+
+    @staticmethod
+    def www_authenticate_method(realm: str, table: str, method: str) -> int:
+        """www_authenticate with the method used in the digest given explicitly."""
+
+    @staticmethod
+    def proxy_authenticate(realm: str, table: str) -> int:
+        """Verify the Proxy-Authorization credentials against the subscriber table. Codes as auth_check."""
+
+    @staticmethod
+    def is_subscriber(uri: str, table: str, flags: int) -> int:
+        """Is there a subscriber for the URI (flags 1: match the domain too; 2: do not load load_credentials into AVPs)? 1 yes, -1 no or error."""
+
+
 class corex:
     """KSR.corex"""
 
@@ -821,6 +893,30 @@ class maxfwd:
     @staticmethod
     def is_maxfwd_lt(limit: int) -> int:
         """Is Max-Forwards (after process_maxfwd, else as received) lower than limit? 1 yes, -1 no, -2 no header, -3 error."""
+
+
+class permissions:
+    """KSR.permissions"""
+
+    @staticmethod
+    def allow_source_address(group: int) -> int:
+        """Is the source address and port of the message in the address group? 1 yes, -1 no. Sets peer_tag_avp to the tag of the match."""
+
+    @staticmethod
+    def allow_source_address_group() -> int:
+        """The group of the address table the source address and port belong to, -1 when none."""
+
+    @staticmethod
+    def allow_address(group: int, addr: str, port: int) -> int:
+        """Is the address (IP or domain name) and port in the address group? 1 yes, -1 no."""
+
+    @staticmethod
+    def allow_address_group(addr: str, port: int) -> int:
+        """The group of the address table the address and port belong to, -1 when none."""
+
+    @staticmethod
+    def allow_trusted() -> int:
+        """Does a trusted-table rule accept the source IP, protocol, From URI and R-URI? 1 yes (peer_tag_mode=1: the number of matches), -1 no."""
 
 
 class pike:
@@ -1756,7 +1852,7 @@ class tm:
 
     @staticmethod
     def t_on_branch_failure(rname: str) -> int:
-        """Set the script function run as branch-failure event route (stored; not run yet) for the transaction ("" clears it). Always 1."""
+        """Set the script function run as branch-failure route (every negative final of a branch, before the failure route) for the transaction ("" clears it). Always 1."""
 
     @staticmethod
     def t_check_trans() -> int:
@@ -1784,7 +1880,11 @@ class tm:
 
     @staticmethod
     def t_is_expired() -> int:
-        """Has the transaction outlived its lifetime? -1 (lifetimes are not enforced)."""
+        """Has the transaction outlived its lifetime (max_inv_lifetime / max_noninv_lifetime / t_set_max_lifetime)? 1 yes, -1 no (or no transaction)."""
+
+    @staticmethod
+    def t_set_max_lifetime(tdii: int, tdni: int) -> int:
+        """Lifetime (ms) of the current INVITE / non-INVITE transaction, else of the one created next; 0 = the max_inv_lifetime / max_noninv_lifetime parameter. 1 ok, -1 error."""
 
     @staticmethod
     def t_check_status(re: str) -> int:
@@ -1805,6 +1905,14 @@ class tm:
     @staticmethod
     def t_reset_fr() -> int:
         """Back to the fr_timer / fr_inv_timer parameters. 1."""
+
+    @staticmethod
+    def t_set_retr(t1: int, t2: int) -> int:
+        """Retransmission intervals (ms) of the branches sent from now on: first interval T1 and cap T2; 0 keeps the default. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_reset_retr() -> int:
+        """Back to the default retransmission intervals (T1/T2) for the branches sent from now on. 1."""
 
     @staticmethod
     def t_get_status_code() -> int:
@@ -1865,6 +1973,114 @@ class tm:
     @staticmethod
     def t_retransmit_reply() -> int:
         """Send the last reply of the transaction again. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_load_contacts() -> int:
+        """Move the destination set into the contacts_avp XAVP, by q-value (equal q = one parallel group). 1 ok or nothing to do, -1 error."""
+
+    @staticmethod
+    def t_load_contacts_mode(mode: int) -> int:
+        """t_load_contacts with mode 0 (by q, equal q in parallel) or 1 (random order weighted by q, one contact at a time). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_next_contacts() -> int:
+        """Make the next group of contacts_avp the destination set (first one in the R-URI). 1 ok, -2 none left, -1 error."""
+
+    @staticmethod
+    def t_next_contact_flow() -> int:
+        """In a branch-failure route: the next contact of the failed branch's +sip.instance from contact_flows_avp becomes the R-URI. 1 ok, -2 none, -1 error."""
+
+    @staticmethod
+    def t_replicate(uri: str) -> int:
+        """Send a copy of the request statefully to uri ("" = $du, else the R-URI); its replies are absorbed. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_uac_send(method: str, ruri: str, nexthop: str, socket: str, headers: str, body: str) -> int:
+        """Send a new local request statefully (From and To required in headers; runs the event_callback with "tm:local-request"). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_drop_replies(mode: str) -> int:
+        """In a failure route: leave out of the best-reply choice all replies so far ("a" or ""), those of the last round ("l"), or none ("n"). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_drop_replies_all() -> int:
+        """As t_drop_replies("a"). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_save_lumps() -> int:
+        """Keep the request as it is now for the failure routes (later changes in this route are not in their branches). 1 ok, -1 without transaction."""
+
+    @staticmethod
+    def t_set_disable_internal_reply(state: int) -> int:
+        """Do not (1) or do (0) send the internal 500 when t_relay cannot send any branch. 1."""
+
+    @staticmethod
+    def t_set_disable_failover(state: int) -> int:
+        """Turn DNS failover off (1) or on (0) for the transaction. ksr does no DNS failover: recorded, always off. 1."""
+
+    @staticmethod
+    def t_is_retr_async_reply() -> int:
+        """Is the transaction suspended while processing a reply? ksr never suspends reply processing: -1."""
+
+
+class tmx:
+    """KSR.tmx"""
+
+    @staticmethod
+    def t_cancel_branches(mode: str) -> int:
+        """CANCEL pending branches: "all", "others" (all but the one of the reply being handled) or "this" (tm onreply route). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_cancel_callid(callid: str, cseq: str, flag: int, rcode: int) -> int:
+        """CANCEL the INVITE transaction with this Call-ID and CSeq number; flag > 0 is set on it, rcode ≥ 100 goes into Reason: SIP;cause=. 1 found, -1 not."""
+
+    @staticmethod
+    def t_reply_callid(callid: str, cseq: str, code: int, reason: str) -> int:
+        """Reply in the transaction with this Call-ID and CSeq number. 1 ok, -1 not found or error."""
+
+    @staticmethod
+    def t_flush_flags() -> int:
+        """Copy the message flags into the transaction: ksr keeps one flag set per transaction, so they are always in step. 1 with a transaction, -1 without."""
+
+    @staticmethod
+    def t_is_failure_route() -> int:
+        """Is the running route a failure route (also t_continue)? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_is_branch_route() -> int:
+        """Is the running route a branch route? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_is_reply_route() -> int:
+        """Is the running route a reply route (core reply route or tm onreply route)? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_is_request_route() -> int:
+        """Is the running route the request route? 1 yes, -1 no."""
+
+    @staticmethod
+    def t_suspend() -> int:
+        """Suspend the transaction (created when absent); end the route and resume with t_continue($T(id_index), $T(id_label), fn). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_continue(tindex: int, tlabel: int, cbname: str) -> int:
+        """Run the function cbname as a failure route of the suspended transaction tindex:tlabel (it may t_relay or t_reply). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_drop() -> int:
+        """End the transaction without sending a reply (status 500). 1 ok, -1 without transaction."""
+
+    @staticmethod
+    def t_drop_rcode(rcode: int) -> int:
+        """End the transaction without sending a reply, its status set to rcode. 1 ok, -1 error."""
+
+    @staticmethod
+    def t_reuse_branch() -> int:
+        """In a branch-failure route: make the failed branch the R-URI branch again (R-URI, $du, Path, socket, branch flags). 1 ok, -1 error."""
+
+    @staticmethod
+    def t_precheck_trans() -> int:
+        """Is this request (not ACK/CANCEL) being processed already (a retransmission arriving before t_newtran)? 1 yes, -1 no."""
 
 
 class x:
