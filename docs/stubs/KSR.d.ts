@@ -1089,6 +1089,8 @@ declare const KSR: {
     t_reply_callid(callid: string, cseq: string, code: number, reason: string): number;
     /** Copy the message flags into the transaction: ksr keeps one flag set per transaction, so they are always in step. 1 with a transaction, -1 without. */
     t_flush_flags(): number;
+    /** Copy the extended message flags into the transaction: ksr keeps one xflag set per transaction (the message state tm keeps), so they are always in step. 1 with a transaction, -1 without. */
+    t_flush_xflags(): number;
     /** Is the running route a failure route (also t_continue)? 1 yes, -1 no. */
     t_is_failure_route(): number;
     /** Is the running route a branch route? 1 yes, -1 no. */

@@ -2668,6 +2668,10 @@ function KSR.tmx.t_reply_callid(callid, cseq, code, reason) end
 ---@return integer
 function KSR.tmx.t_flush_flags() end
 
+---Copy the extended message flags into the transaction: ksr keeps one xflag set per transaction (the message state tm keeps), so they are always in step. 1 with a transaction, -1 without.
+---@return integer
+function KSR.tmx.t_flush_xflags() end
+
 ---Is the running route a failure route (also t_continue)? 1 yes, -1 no.
 ---@return integer
 function KSR.tmx.t_is_failure_route() end

@@ -2043,6 +2043,10 @@ class tmx:
         """Copy the message flags into the transaction: ksr keeps one flag set per transaction, so they are always in step. 1 with a transaction, -1 without."""
 
     @staticmethod
+    def t_flush_xflags() -> int:
+        """Copy the extended message flags into the transaction: ksr keeps one xflag set per transaction (the message state tm keeps), so they are always in step. 1 with a transaction, -1 without."""
+
+    @staticmethod
     def t_is_failure_route() -> int:
         """Is the running route a failure route (also t_continue)? 1 yes, -1 no."""
 

@@ -58,6 +58,9 @@ export const tmxModule = defineModule({
       noArgs('t_flush_flags', 'Copy the message flags into the transaction: ksr keeps one flag set per transaction, so they are always in step. 1 with a transaction, -1 without.', (ctx) =>
         tm().control.hasTransaction(ctx) ? 1 : -1,
       ),
+      noArgs('t_flush_xflags', 'Copy the extended message flags into the transaction: ksr keeps one xflag set per transaction (the message state tm keeps), so they are always in step. 1 with a transaction, -1 without.', (ctx) =>
+        tm().control.hasTransaction(ctx) ? 1 : -1,
+      ),
       isRoute('t_is_failure_route', 'a failure route (also t_continue)', ['failure']),
       isRoute('t_is_branch_route', 'a branch route', ['branch']),
       isRoute('t_is_reply_route', 'a reply route (core reply route or tm onreply route)', ['reply', 'tm-onreply']),

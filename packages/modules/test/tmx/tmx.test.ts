@@ -51,6 +51,14 @@ describe('tmx route checks, t_flush_flags, t_precheck_trans', () => {
     expect(x('t_flush_flags', ctx)).toBe(1);
   });
 
+  it('t_flush_xflags: 1 with a transaction, -1 without', async () => {
+    const { h, x } = await setup();
+    const ctx = invite(h);
+    expect(x('t_flush_xflags', ctx)).toBe(-1);
+    h.call('t_newtran', ctx);
+    expect(x('t_flush_xflags', ctx)).toBe(1);
+  });
+
   it('t_precheck_trans: 1 for the same request while another processing holds it, -1 once released, ACK/CANCEL untracked', async () => {
     const { h, x } = await setup();
     const a = invite(h);
