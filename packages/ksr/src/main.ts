@@ -272,6 +272,8 @@ export async function startServer(
       run: (ctx, fn, args) => r.host.run(r.runtime, ctx, fn, args),
       hasFunction: (fn) => r.host.current.hasFunction(fn),
     });
+    // run-time event routes of modules (htable:expired:<table> …)
+    modules.attachEvents((callback, event) => r.runEvent(callback, event));
   }
   jsonrpcs?.attach(rpc);
   // module start-up events (htable:mod-init …) run once the script is loaded and sockets are open

@@ -27,6 +27,8 @@ export interface LoadedModules {
   /** KEMI tables to register: [KSR name, exports], in load order. */
   kemiTables(): Array<[string, readonly KemiExportDef<RouteContext>[]]>;
   api<T>(module: string): T | undefined;
+  /** Attach the routing that runs modules' run-time event routes (before: run() logs and returns false). */
+  attachEvents(run: (callback: string, event: string) => boolean): void;
   /** The modules' request filters (run before the request route), in load order. */
   requestFilters(): Array<(ctx: RouteContext) => boolean>;
   /** The modules' response filters (run after the reply route, before stateless forwarding). */
@@ -51,6 +53,16 @@ export async function loadModules(
   const loaded: LoadedModule[] = [];
   const apis = new Map<string, unknown>();
   const seen = new Set<string>();
+  let eventRunner: ((callback: string, event: string) => boolean) | undefined;
+  const events = {
+    run(callback: string, event: string): boolean {
+      if (!eventRunner) {
+        logger.warn(`event ${event}: no routing engine to run ${callback}`);
+        return false;
+      }
+      return eventRunner(callback, event);
+    },
+  };
   for (const { name, loc } of cfg.modules) {
     const def = byName.get(name);
     if (!def || seen.has(name)) continue;
@@ -81,6 +93,7 @@ export async function loadModules(
         pv: pvRegistry,
         shv: services.shv,
         vars: services.vars,
+        events,
         api<T>(dep: string): T {
           if (!allowed.has(dep)) throw new Error(`module ${name} asked for the API of ${dep}, which it does not declare as a dependency`);
           return apis.get(dep) as T;
@@ -107,6 +120,9 @@ export async function loadModules(
     },
     api<T>(module: string): T | undefined {
       return apis.get(module) as T | undefined;
+    },
+    attachEvents(run) {
+      eventRunner = run;
     },
     responseFilters() {
       const out: Array<(res: SipResponse, info: ReceiveInfo) => boolean> = [];

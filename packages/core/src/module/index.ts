@@ -66,6 +66,15 @@ export const systemClock: Clock = {
   },
 };
 
+/**
+ * Run-time event routes (Kamailio's per-module `event_callback`): the script function `callback` is
+ * called with the event name (e.g. "htable:expired:ipban"), synchronously, on a faked message.
+ */
+export interface ModuleEvents {
+  /** false when no routing engine is attached yet or the script lacks the function (logged). */
+  run(callback: string, event: string): boolean;
+}
+
 export interface ModuleContext {
   readonly name: string;
   readonly logger: Logger;
@@ -81,6 +90,8 @@ export interface ModuleContext {
   readonly vars: WorkerVars;
   /** The API of a module this one declared in `dependencies` (throws for anything else). */
   api<T>(module: string): T;
+  /** Run-time event routes; absent where no server runs the module (unit tests build contexts by hand). */
+  readonly events?: ModuleEvents;
 }
 
 export interface ModuleInstance {

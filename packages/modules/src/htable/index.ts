@@ -314,6 +314,14 @@ export function createHtableModule(opts: HtableModuleOptions = {}): KsrModuleDef
       const listeners = new Set<(table: string, key: string, value: ScriptValue) => void>();
       registerHtablePvs(ctx.pv, tables, () => expiring);
 
+      // htable:expired:<table> runs the event_callback function for every item the timer expires
+      const callback = ctx.params.str('event_callback', '');
+      if (callback !== '' && ctx.events) {
+        const ev = ctx.events;
+        listeners.add((table) => {
+          ev.run(callback, `htable:expired:${table}`);
+        });
+      }
       const sweep = (): void => {
         const gone = tables.sweep();
         if (listeners.size === 0) return;
@@ -331,7 +339,6 @@ export function createHtableModule(opts: HtableModuleOptions = {}): KsrModuleDef
       };
       const timer = ctx.clock.every(ctx.params.int('timer_interval', 20) * 1000, sweep);
 
-      const callback = ctx.params.str('event_callback', '');
       const events = callback !== '' ? [{ name: 'htable:mod-init', callback }] : [];
 
       const itemOf = (t: Htable, key: string): HtableItem | undefined => {

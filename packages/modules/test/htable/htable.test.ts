@@ -335,6 +335,41 @@ describe('expiry (fake clock)', () => {
   });
 });
 
+describe('htable:expired:<table> event route', () => {
+  it('runs the event_callback function for every expired item, with $shtrecord set', async () => {
+    const clock = new FakeClock();
+    const pv = createPvRegistry();
+    const ctx = makeContext(undefined, { services: testServices() });
+    const runs: unknown[] = [];
+    const mctx = {
+      ...moduleContext('htable', { htable: TABLES, event_callback: 'ksr_htable_event' }, { clock, pv }),
+      events: {
+        run(callback: string, event: string) {
+          runs.push([callback, event, pvGet(pv, ctx, '$shtrecord(key)'), pvGet(pv, ctx, '$shtrecord(value)')]);
+          return true;
+        },
+      },
+    };
+    const { instance, fn } = await instantiate(htableModule, mctx);
+    expect(instance.startupEvents).toEqual([{ event: 'htable:mod-init', callback: 'ksr_htable_event' }]);
+    fn('sht_sets')(ctx, 'ipban', '192.0.2.1', 'banned');
+    clock.advance(320_000);
+    expect(runs).toEqual([['ksr_htable_event', 'htable:expired:ipban', '192.0.2.1', 'banned']]);
+    await instance.destroy?.();
+  });
+
+  it('without event_callback nothing runs', async () => {
+    const clock = new FakeClock();
+    const runs: string[] = [];
+    const mctx = { ...moduleContext('htable', { htable: TABLES }, { clock }), events: { run: (_c: string, e: string) => (runs.push(e), true) } };
+    const { instance, fn } = await instantiate(htableModule, mctx);
+    fn('sht_sets')(makeContext(undefined, { services: testServices() }), 'ipban', 'k', 'v');
+    clock.advance(320_000);
+    expect(runs).toEqual([]);
+    await instance.destroy?.();
+  });
+});
+
 describe('iterators', () => {
   it('walks every item; $shtitkey / $shtitval; end', async () => {
     const { fn, ctx, pv } = await setup();
