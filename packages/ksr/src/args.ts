@@ -28,8 +28,18 @@ export const USAGE = `Usage: ksr [options]
   -d             raise the log level one step (repeatable: -dd, -ddd)
   -D             accepted for Kamailio compatibility (ksr always stays in the foreground)
   -m N, -M N     accepted for Kamailio compatibility (memory sizes; no effect)
+  -Y DIR         accepted for Kamailio compatibility (runtime directory; no effect)
+  -x NAME        accepted for Kamailio compatibility (memory manager; no effect)
   -h, --help     this help
   -v, --version  print the version
+
+Database (Kamailio's schema; SQLite file or PostgreSQL; see 'ksr db --help'):
+  ksr db init [-f FILE | --db-url URL]          create the tables (like kamdbctl create)
+  ksr user add|passwd USER@DOMAIN PASSWORD      add a subscriber / change its password
+  ksr user rm USER@DOMAIN, ksr user list        (like kamctl add / passwd / rm)
+
+Control (the jsonrpcs module; see 'ksr ctl --help' and docs/operations.md):
+  ksr ctl METHOD [PARAMS…]                      call an RPC command (like kamcmd), e.g. core.uptime
 
 Logs are human-readable on a terminal and JSON lines otherwise.
 SIGTERM or SIGINT closes the sockets and stops the server.`;
@@ -65,7 +75,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     // a cluster of single-letter flags, the last of which may take a value: -dd, -DDE, -fksr.cfg
     for (let j = 1; j < arg.length; j++) {
       const flag = arg[j]!;
-      const takesValue = 'fAlmM'.includes(flag);
+      const takesValue = 'fAlmMYx'.includes(flag);
       if (takesValue) {
         let value = arg.slice(j + 1);
         if (value === '') {
@@ -94,6 +104,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
           case 'm':
           case 'M':
             if (!/^\d+$/.test(value)) throw usageError(`-${flag} needs a number`);
+            opts.ignored.push(`-${flag} ${value}`);
+            break;
+          case 'Y':
+          case 'x':
             opts.ignored.push(`-${flag} ${value}`);
             break;
         }
