@@ -192,7 +192,7 @@ function ksr_request_route() {}
   },
 };
 
-interface EngineRow {
+export interface EngineRow {
   engine: string;
   routeUs: number;
   ksrCallUs: number;
@@ -269,7 +269,14 @@ function fmt(n: number | undefined, digits = 2): string {
   return n === undefined ? '–' : n.toFixed(digits);
 }
 
-async function main(): Promise<void> {
+export interface EngineBench {
+  plainUs: number;
+  rows: EngineRow[];
+  table: string;
+}
+
+/** Part 2 of `pnpm bench`: the route20 micro-benchmark and the engine figures (call overhead, startup, memory, reload). */
+export async function runEngineBench(): Promise<EngineBench> {
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const tmp = mkdtempSync(join(tmpdir(), 'ksr-bench-'));
@@ -301,6 +308,11 @@ async function main(): Promise<void> {
     ),
   ];
   const table = lines.join('\n');
+  return { plainUs, rows, table };
+}
+
+async function main(): Promise<void> {
+  const { table } = await runEngineBench();
   process.stdout.write(`${table}\n`);
   if (process.argv.includes('--write')) {
     const path = join(repo, 'docs/BENCHMARKS.md');
@@ -315,4 +327,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1]?.endsWith('route-bench.ts')) await main();

@@ -640,6 +640,10 @@ class Parser {
       if (!known.spec.implemented) {
         this.cfg.warnings.push({ message: `parameter ${name} is accepted but has no effect in ksr`, loc });
       }
+      // "none" (or empty) turns the onsend route off, which is what ksr does: it runs no onsend route yet
+      if (known.name === 'kemi.onsend_route_callback' && value !== 'none' && value !== '') {
+        this.cfg.warnings.push({ message: `parameter ${name}="${String(value)}": ksr runs no onsend_route yet, the function is not called`, loc });
+      }
       return;
     }
     this.cfg.globals.set(name, { value: this.coerce(scalar, 'any', name, loc), loc });
