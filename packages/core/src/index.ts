@@ -9,6 +9,7 @@ export {
   parseUri,
   uriEquals,
   buildReply,
+  buildReplyBytes,
   SipParseError,
   SipRequest,
   SipResponse,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { silentLogger, type Logger } from '../log.js';
 import {
   SipParseError,
-  buildReply,
+  buildReplyBytes,
   isRequest,
   parseMessage,
   type ParseLimits,
@@ -214,8 +214,9 @@ export class SipServer {
       if (colon > 0) headers.push([this.opts.serverHeader.slice(0, colon).trim(), this.opts.serverHeader.slice(colon + 1).trim()]);
     }
     const { forceRport, ...replyOpts } = extra ?? {};
-    const res = buildReply(req, status, reason, { ...replyOpts, headers });
-    await this.transport.send(replyTarget(req.via[0], info, forceRport === true), res.serialize());
+    // built as bytes and sent: parsing a reply nobody reads again would double the work
+    const bytes = buildReplyBytes(req, status, reason, { ...replyOpts, headers });
+    await this.transport.send(replyTarget(req.via[0], info, forceRport === true), bytes);
   }
 
   send(target: SendTarget, data: Buffer): Promise<void> {

@@ -18,6 +18,6 @@ export {
   type ContactList,
   type SerializeOptions,
 } from './message.js';
-export { buildReply, reasonPhrase, type ReplyOptions } from './reply.js';
+export { buildReply, buildReplyBytes, reasonPhrase, type ReplyOptions } from './reply.js';
 export { generateTag, generateBranch, MAGIC_COOKIE } from './ids.js';
 export { canonicalHeaderName, isListHeader, LIST_HEADERS, splitTopLevel } from './headers.js';

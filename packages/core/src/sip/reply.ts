@@ -115,6 +115,20 @@ export function buildReply(
   reason?: string,
   opts?: ReplyOptions,
 ): SipResponse {
+  const buf = buildReplyBytes(req, status, reason, opts);
+  return parseMessage(buf, { limits: { maxMessageSize: Math.max(buf.length, 65535) } }) as SipResponse;
+}
+
+/**
+ * The bytes `buildReply` would parse: for a reply that is only sent (a stateless reply), this skips
+ * parsing the message just built. Same checks and errors as `buildReply`.
+ */
+export function buildReplyBytes(
+  req: SipRequest,
+  status: number,
+  reason?: string,
+  opts?: ReplyOptions,
+): Buffer {
   if (!Number.isInteger(status) || status < 100 || status > 699) {
     throw new RangeError(`status must be an integer in 100..699, got ${status}`);
   }
@@ -144,6 +158,5 @@ export function buildReply(
     head += `Content-Type: ${opts.contentType}\r\n`;
   }
   head += `Content-Length: ${body.length}\r\n\r\n`;
-  const buf = body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
-  return parseMessage(buf, { limits: { maxMessageSize: Math.max(buf.length, 65535) } }) as SipResponse;
+  return body.length > 0 ? Buffer.concat([Buffer.from(head, 'utf8'), body]) : Buffer.from(head, 'utf8');
 }
