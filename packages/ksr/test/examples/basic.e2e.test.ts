@@ -192,7 +192,7 @@ class Example {
     await listening(this.uas);
     const alice = await this.caller(callerScenario, 'bob');
     const done = await Promise.all([bob.exited, ...extraPhones.map((p) => p.exited)]);
-    const why = `caller:\n${alice.output.slice(-4000)}\nserver:\n${this.ksr.output().slice(-4000)}`;
+    const why = `caller (exit ${alice.code}):\n${alice.output.slice(-4000)}\nserver:\n${this.ksr.output().slice(-4000)}`;
     expect(alice.output, why).toMatch(ok(1));
     expect(alice.code, why).toBe(0);
     expect(done).toEqual(done.map(() => 0));
