@@ -1,18 +1,12 @@
 import dgram from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { parseMessage, type SipResponse } from '@ksr/core';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registrarModule } from '../../../modules/src/registrar/index.js';
-import { rrModule } from '../../../modules/src/rr/index.js';
-import { siputilsModule } from '../../../modules/src/siputils/index.js';
-import { slModule } from '../../../modules/src/sl/index.js';
-import { tmModule, type TmApi } from '../../../modules/src/tm/index.js';
-import { usrlocModule } from '../../../modules/src/usrloc/index.js';
+import type { TmApi } from '../../../modules/src/tm/index.js';
 import type { RunningServer } from '../../src/main.js';
-import { startInProcess } from '../support/inprocess.js';
-import { basePort, repoRoot, run, startProc, type Proc } from '../support/proc.js';
+import { registerAll, sippUac, sippUas, startLuaProxy } from '../support/lua-proxy.js';
+import { basePort, type Proc } from '../support/proc.js';
 
 // tm end to end with sipp over 127.0.0.1 (fixtures/tm-fork.lua: registrar + stateful proxy).
 // The sipp UASes are registered as users through the proxy; callers are sipp UACs:
@@ -34,81 +28,24 @@ const dir = mkdtempSync(join(tmpdir(), 'ksr-tm-fork-'));
 let running: RunningServer;
 
 beforeAll(async () => {
-  running = await startInProcess({
-    cfg: [
-      `listen=udp:127.0.0.1:${ksrPort}`,
-      'loadmodule "sl.so"',
-      'loadmodule "siputils.so"',
-      'loadmodule "usrloc.so"',
-      'loadmodule "registrar.so"',
-      'loadmodule "rr.so"',
-      'loadmodule "tm.so"',
-      'loadmodule "app_lua.so"',
-      `modparam("app_lua", "load", "${resolve(repoRoot, 'packages/ksr/test/fixtures/tm-fork.lua')}")`,
-      'cfgengine "lua"',
-    ],
-    modules: [slModule, siputilsModule, usrlocModule, registrarModule, rrModule, tmModule],
-  });
+  running = await startLuaProxy({ port: ksrPort, fixture: 'tm-fork.lua' });
   // the sipp UASes are registered users of the proxy
-  for (const [user, port] of [
+  await registerAll(ksrPort, regPort, [
     ['slow', uasA],
     ['dead', deadPort],
     ['ringing', uasA],
     ['fork', uasA],
     ['fork', uasB],
     ['lossy', uasB],
-  ] as const) {
-    const status = await register(user, port);
-    if (status !== 200) throw new Error(`REGISTER ${user} → ${status}`);
-  }
+  ]);
 });
 
 afterAll(async () => {
   await running?.stop();
 });
 
-const sippDir = resolve(repoRoot, 'packages/ksr/test/sipp');
 const num = (name: string): number => Number(running.routing!.services.vars.get(name) ?? 0);
 const tmStats = () => running.modules.api<TmApi>('tm')!.stats()!;
-
-let seq = 0;
-/** REGISTER user → contact sip:user@127.0.0.1:port (one binding per call, its own Call-ID). */
-async function register(user: string, port: number): Promise<number> {
-  seq++;
-  const sock = dgram.createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(regPort, '127.0.0.1', () => r()));
-  const got = new Promise<SipResponse>((res) => sock.on('message', (m) => res(parseMessage(m) as SipResponse)));
-  const req = [
-    `REGISTER sip:127.0.0.1:${ksrPort} SIP/2.0`,
-    `Via: SIP/2.0/UDP 127.0.0.1:${regPort};branch=z9hG4bK-tmreg-${process.pid}-${seq};rport`,
-    'Max-Forwards: 70',
-    `From: <sip:${user}@127.0.0.1>;tag=r${seq}`,
-    `To: <sip:${user}@127.0.0.1>`,
-    `Call-ID: tmreg-${process.pid}-${seq}`,
-    'CSeq: 1 REGISTER',
-    `Contact: <sip:${user}@127.0.0.1:${port}>`,
-    'Expires: 300',
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-  sock.send(req, ksrPort, '127.0.0.1');
-  const res = await Promise.race([got, new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000))]);
-  sock.close();
-  return res?.status ?? 0;
-}
-
-function uas(scenario: string, port: number, calls: number, extra: string[] = []): Proc {
-  return startProc('sipp', ['-sf', resolve(sippDir, scenario), '-i', '127.0.0.1', '-p', String(port), '-m', String(calls), '-nostdin', '-timeout', '20s', '-timeout_error', ...extra]);
-}
-
-async function uac(scenario: string, user: string, calls: number, extra: string[] = []): Promise<{ code: number | string; output: string }> {
-  return run(
-    'sipp',
-    ['-sf', resolve(sippDir, scenario), `127.0.0.1:${ksrPort}`, '-i', '127.0.0.1', '-p', String(uacPort), '-s', user, '-m', String(calls), '-r', '10', '-nostdin', '-timeout', '20s', '-timeout_error', ...extra],
-    30_000,
-  );
-}
 
 /** The UAS's exit code; after `ms` it is asked to stop (SIGUSR1: sipp quits and prints its statistics), 3 s later killed. */
 async function ended(p: Proc, ms = 10_000): Promise<number | string> {
@@ -127,10 +64,10 @@ describe('tm end to end: timeouts, CANCEL, parallel forking, packet loss (sipp)'
   it('a callee that only rings: 408 after fr_inv_timer, the callee gets a CANCEL, the 408 ACK is absorbed', async () => {
     const acks = num('acks');
     const failures = num('failures');
-    const callee = uas('tm-uas-cancel.xml', uasA, 1);
+    const callee = sippUas('tm-uas-cancel.xml', uasA, 1);
     await new Promise((r) => setTimeout(r, 200));
     const started = Date.now();
-    const caller = await uac('tm-uac-408.xml', 'slow', 1);
+    const caller = await sippUac('tm-uac-408.xml', ksrPort, uacPort, 'slow', 1);
     expect(caller.output, caller.output).toMatch(successful(caller.output, 1));
     expect(caller.code).toBe(0);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -146,7 +83,7 @@ describe('tm end to end: timeouts, CANCEL, parallel forking, packet loss (sipp)'
     sink.on('message', (m) => got.push(m.toString('latin1').split('\r\n')[0]!));
     await new Promise<void>((r) => sink.bind(deadPort, '127.0.0.1', () => r()));
     try {
-      const caller = await uac('tm-uac-408.xml', 'dead', 1);
+      const caller = await sippUac('tm-uac-408.xml', ksrPort, uacPort, 'dead', 1);
       expect(caller.output).toMatch(successful(caller.output, 1));
       expect(caller.code).toBe(0);
     } finally {
@@ -159,9 +96,9 @@ describe('tm end to end: timeouts, CANCEL, parallel forking, packet loss (sipp)'
 
   it('CANCEL while ringing: 200 + 487 to the caller, CANCEL + ACK of the 487 to the callee', async () => {
     const cancels = num('cancels');
-    const callee = uas('tm-uas-cancel.xml', uasA, 3);
+    const callee = sippUas('tm-uas-cancel.xml', uasA, 3);
     await new Promise((r) => setTimeout(r, 200));
-    const caller = await uac('tm-uac-cancel.xml', 'ringing', 3);
+    const caller = await sippUac('tm-uac-cancel.xml', ksrPort, uacPort, 'ringing', 3);
     expect(caller.output).toMatch(successful(caller.output, 3));
     expect(caller.code).toBe(0);
     expect(await ended(callee), callee.output()).toBe(0);
@@ -170,10 +107,10 @@ describe('tm end to end: timeouts, CANCEL, parallel forking, packet loss (sipp)'
 
   it('parallel fork: one contact answers, the other is CANCELled (Reason cause=200) and answers 487', async () => {
     const failures = num('failures');
-    const a = uas('registrar-uas.xml', uasA, 3);
-    const b = uas('tm-uas-cancel-reason.xml', uasB, 3);
+    const a = sippUas('registrar-uas.xml', uasA, 3);
+    const b = sippUas('tm-uas-cancel-reason.xml', uasB, 3);
     await new Promise((r) => setTimeout(r, 200));
-    const caller = await uac('registrar-call.xml', 'fork', 3);
+    const caller = await sippUac('registrar-call.xml', ksrPort, uacPort, 'fork', 3);
     expect(caller.output).toMatch(successful(caller.output, 3));
     expect(caller.code).toBe(0);
     expect(await ended(a), a.output()).toBe(0);
@@ -182,9 +119,9 @@ describe('tm end to end: timeouts, CANCEL, parallel forking, packet loss (sipp)'
   });
 
   it('10 % packet loss at both ends, 20 calls: retransmissions absorbed, no failed call', async () => {
-    const callee = uas('tm-uas-answer.xml', uasB, 20, ['-lost', '10', '-trace_err', '-error_file', join(dir, 'uas-err.log'), '-trace_msg', '-message_file', join(dir, 'uas-msg.log')]);
+    const callee = sippUas('tm-uas-answer.xml', uasB, 20, ['-lost', '10', '-trace_err', '-error_file', join(dir, 'uas-err.log'), '-trace_msg', '-message_file', join(dir, 'uas-msg.log')]);
     await new Promise((r) => setTimeout(r, 200));
-    const caller = await uac('tm-uac-call.xml', 'lossy', 20, ['-lost', '10', '-l', '20', '-trace_err', '-error_file', join(dir, 'uac-err.log')]);
+    const caller = await sippUac('tm-uac-call.xml', ksrPort, uacPort, 'lossy', 20, ['-lost', '10', '-l', '20', '-trace_err', '-error_file', join(dir, 'uac-err.log')]);
     expect(caller.output).toMatch(successful(caller.output, 20));
     expect(caller.output).toMatch(noFailure);
     expect(caller.code).toBe(0);

@@ -1,13 +1,7 @@
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registrarModule } from '../../../modules/src/registrar/index.js';
-import { rrModule } from '../../../modules/src/rr/index.js';
-import { siputilsModule } from '../../../modules/src/siputils/index.js';
-import { slModule } from '../../../modules/src/sl/index.js';
-import { tmModule } from '../../../modules/src/tm/index.js';
-import { usrlocModule } from '../../../modules/src/usrloc/index.js';
 import type { RunningServer } from '../../src/main.js';
-import { startInProcess } from '../support/inprocess.js';
+import { startLuaProxy } from '../support/lua-proxy.js';
 import { basePort, repoRoot, run, startProc } from '../support/proc.js';
 
 // Stateful relaying through tm with a Lua route (fixtures/tm-proxy.lua): a sipp UAC that follows
@@ -21,22 +15,10 @@ const uacPort = basePort(183);
 let running: RunningServer;
 
 beforeAll(async () => {
-  running = await startInProcess({
-    cfg: [
-      `#!define UAS_URI sip:127.0.0.1:${uasPort}`,
-      `#!define UAS2_URI sip:127.0.0.1:${uas2Port}`,
-      `listen=udp:127.0.0.1:${ksrPort}`,
-      'loadmodule "sl.so"',
-      'loadmodule "siputils.so"',
-      'loadmodule "usrloc.so"',
-      'loadmodule "registrar.so"',
-      'loadmodule "rr.so"',
-      'loadmodule "tm.so"',
-      'loadmodule "app_lua.so"',
-      `modparam("app_lua", "load", "${resolve(repoRoot, 'packages/ksr/test/fixtures/tm-proxy.lua')}")`,
-      'cfgengine "lua"',
-    ],
-    modules: [slModule, siputilsModule, usrlocModule, registrarModule, rrModule, tmModule],
+  running = await startLuaProxy({
+    port: ksrPort,
+    fixture: 'tm-proxy.lua',
+    cfg: [`#!define UAS_URI sip:127.0.0.1:${uasPort}`, `#!define UAS2_URI sip:127.0.0.1:${uas2Port}`],
   });
 });
 
