@@ -173,13 +173,14 @@ export const registrarModule = defineModule({
     for (const p of ['gruu_enabled', 'outbound_mode', 'flow_timer', 'reg_callid_avp']) {
       if (ctx.params.has(p)) ctx.logger.warn(`parameter ${p} is accepted but not implemented (GRUU / outbound are off)`);
     }
-    if (ctx.params.has('event_callback')) {
-      ctx.logger.warn('event_callback: usrloc:contact-expired is not delivered to the script yet ($ulc(exp=>…) is filled)');
-    }
+    // usrloc:contact-expired: the event_callback function runs for every contact usrloc's timer
+    // removes as expired, with $ulc(exp=>…) holding that contact
+    const eventCallback = ctx.params.str('event_callback', '');
     const reg = new Registrar(ctx, cfg, ul, sl, ctx.pv);
     ctx.pv.register('ulc', reg.ulc.pvFactory(), { param: 'required', index: true, replace: true });
     const unsubscribe = ul.onExpired((c) => {
       reg.ulc.set('exp', { aor: c.aor, table: c.table, aorhash: ul.aorHash(c.aor), contacts: [c] });
+      if (eventCallback !== '') ctx.events?.run(eventCallback, 'usrloc:contact-expired');
     });
     const stat = (name: string, v: number): void => {
       const c = ctx.stats.counter('registrar', name);

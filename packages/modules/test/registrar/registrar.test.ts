@@ -609,6 +609,33 @@ describe('registrar registered / unregister / fetch / misc', () => {
     expect(a.get(ctx(invite('sip:x@ksr.test')))).toBe('alice');
   });
 
+  it('event_callback: usrloc:contact-expired runs for each expired contact, $ulc(exp=>…) set', async () => {
+    const clock = new FakeClock();
+    const pv = createPvRegistry();
+    const stats = new StatsRegistry();
+    const ulInst = await usrlocModule.create(moduleContext('usrloc', { timer_interval: 1 }, { clock, stats, pv }));
+    const ul = ulInst.api as UsrlocApi;
+    const runs: Array<[string, string, unknown]> = [];
+    const svc = services();
+    const probe = context(invite('sip:x@ksr.test'), { services: svc });
+    const mctx = {
+      ...moduleContext('registrar', { min_expires: 1, event_callback: 'ksr_registrar_event' }, { clock, stats, pv, apis: { usrloc: ul } }),
+      events: {
+        run(callback: string, event: string) {
+          const a = pv.lookup('$ulc(exp=>aor)');
+          if (a instanceof Error) throw a;
+          runs.push([callback, event, a.get(probe)]);
+          return true;
+        },
+      },
+    };
+    const { fn } = await instantiate(registrarModule, mctx);
+    fn('save')(context(register('alice', { expires: 1 }), { services: svc }), 'location', 0);
+    expect(runs).toEqual([]);
+    clock.advance(2_000);
+    expect(runs).toEqual([['ksr_registrar_event', 'usrloc:contact-expired', 'alice']]);
+  });
+
   it('add_sock_hdr adds the receiving socket as a header; a bad name → -1', async () => {
     const { fn, ctx } = await setup();
     const c = ctx(register('a'));
