@@ -385,7 +385,13 @@ export const tmModule = defineModule({
     const eventCallback = p.str('event_callback', '');
     const ext = new TmExt(tm, { eventCallback, eventCallbackLres: p.str('event_callback_lres_sent', ''), wtTimer: cfg.wtTimer > 0 ? cfg.wtTimer : 5000 }, mctx.logger);
     tm.hooks = ext.hooks;
-    const uac = new TmUac(tm, { eventCallback });
+    // user_agent_header (unless server_signature=no): the User-Agent of requests tm originates
+    const glob = (n: string) => mctx.config.globals.get(n)?.value;
+    const sig = glob('server_signature');
+    const signatureOff = sig === false || sig === 0 || (typeof sig === 'string' && /^(no|off|false|0)$/i.test(sig));
+    const ua = glob('user_agent_header');
+    const userAgent = signatureOff ? '' : typeof ua === 'string' && ua.trim() !== '' ? ua.trim() : 'User-Agent: ksr';
+    const uac = new TmUac(tm, { eventCallback, userAgent });
     const contacts: ContactsConfig = { contactsAvp: p.str('contacts_avp', ''), flowsAvp: p.str('contact_flows_avp', '') };
     const counters = STAT_NAMES.map((n) => [n, mctx.stats.counter('tm', n)] as const);
     tm.onStats = () => {

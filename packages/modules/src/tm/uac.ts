@@ -9,6 +9,8 @@ import type { Tm } from './tm.js';
 export interface UacConfig {
   /** tm `event_callback` ("" = none). */
   eventCallback: string;
+  /** The full User-Agent header line added to local requests that have none ("" = none). */
+  userAgent?: string;
 }
 
 const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
@@ -93,6 +95,7 @@ export class TmUac {
     if (!has('call-id', 'i')) out.push(`Call-ID: ${sip.generateTag()}${sip.generateTag()}@ksr`);
     if (!has('cseq')) out.push(`CSeq: 10 ${m}`);
     if (!has('max-forwards')) out.push('Max-Forwards: 70');
+    if (this.cfg.userAgent && !has('user-agent')) out.push(this.cfg.userAgent);
     const bodyBuf = Buffer.from(body, 'utf8');
     let req: SipRequest;
     try {

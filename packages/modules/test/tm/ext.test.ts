@@ -1,6 +1,7 @@
 import type { RouteContext, SipRequest } from '@ksr/core';
 import { describe, expect, it } from 'vitest';
 import { INVITE_LINES } from '../../../core/test/support/context.js';
+import { testConfig } from '../support/common.js';
 import { harness, type Harness } from './support.js';
 
 const UAS1 = '192.0.2.20:5080';
@@ -259,6 +260,7 @@ describe('tm t_replicate, t_uac_send, events, internal error reply', () => {
     expect(opt!.callId).toMatch(/@ksr$/);
     expect(opt!.maxForwards).toBe(70);
     expect(opt!.header('x-a')).toBe('1');
+    expect(opt!.header('user-agent')).toBe('ksr'); // user_agent_header's default
     expect(opt!.via).toHaveLength(1);
     expect(opt!.via[0]!.host).toBe('127.0.0.1');
     expect(h.answer(opt!, 200)).toBe(true);
@@ -276,6 +278,19 @@ describe('tm t_replicate, t_uac_send, events, internal error reply', () => {
     expect(bad('OPTIONS', 'sip:a@ksr.test', '', 'udp:10.9.9.9:5060', 'From: <sip:k@ksr.test>\r\nTo: <sip:a@ksr.test>', '')).toBe(-1);
     expect(bad('OPTIONS', 'not a uri', '', '', 'From: <sip:k@ksr.test>\r\nTo: <sip:a@ksr.test>', '')).toBe(-1);
     expect(h.mod.exp('t_uac_send').params).toEqual(['str', 'str', 'str', 'str', 'str', 'str']);
+  });
+
+  it('t_uac_send: user_agent_header is the User-Agent of local requests; server_signature=no leaves it out', async () => {
+    const loc = { file: 'test.cfg', line: 1 };
+    const send = (h: Awaited<ReturnType<typeof harness>>, extra = '') => {
+      expect(h.call('t_uac_send', invite(h), 'OPTIONS', `sip:alice@${UAS1}`, '', '', `From: <sip:k@ksr.test>\r\nTo: <sip:a@ksr.test>${extra}`, '')).toBe(1);
+      return h.sentTo('OPTIONS', UAS1).at(-1)!;
+    };
+    const custom = await harness({}, testConfig({ globals: new Map([['user_agent_header', { value: 'User-Agent: edge-proxy/1', loc }]]) }));
+    expect(send(custom).header('user-agent')).toBe('edge-proxy/1');
+    expect(send(custom, '\r\nUser-Agent: mine').header('user-agent')).toBe('mine'); // the script's own wins
+    const off = await harness({}, testConfig({ globals: new Map([['server_signature', { value: 'no', loc }]]) }));
+    expect(send(off).header('user-agent')).toBeUndefined();
   });
 
   it('tm:local-response runs event_callback_lres_sent after a local reply', async () => {

@@ -1,5 +1,5 @@
 /** A tm instance over a FakeScheduler and recording services, with script routes as JS functions. */
-import { FakeScheduler, buildReply, parseMessage, type RouteContext, type SipRequest, type SipResponse } from '@ksr/core';
+import { FakeScheduler, buildReply, parseMessage, type KsrConfig, type RouteContext, type SipRequest, type SipResponse } from '@ksr/core';
 import { INVITE_LINES, makeContext, testServices, type TestServices } from '../../../core/test/support/context.js';
 import { createModule, type TestModule } from '../sl/module-context.js';
 import { tmModule, type TmApi } from '../../src/tm/index.js';
@@ -30,8 +30,8 @@ export interface Harness {
   answer(req: SipRequest, status: number, toTag?: string): boolean;
 }
 
-export async function harness(params: Record<string, number | string> = {}): Promise<Harness> {
-  const mod = await createModule(tmModule, { params });
+export async function harness(params: Record<string, number | string> = {}, config?: KsrConfig): Promise<Harness> {
+  const mod = await createModule(tmModule, { params, ...(config ? { config } : {}) });
   const api = mod.api<TmApi>();
   const sched = new FakeScheduler();
   api.setScheduler(sched);
