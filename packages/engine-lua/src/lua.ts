@@ -107,12 +107,6 @@ export function typeName(L: LuaState, idx: number): string {
   return jsString(lua_typename(L, lua_type(L, idx)));
 }
 
-/** Push a JS string and raise it as a Lua error (no format directives are interpreted). */
-export function raiseString(L: LuaState, message: string): never {
-  lua_pushstring(L, luaString(message));
-  return lua_error(L);
-}
-
 /** Like luaL_error: prefix the position of the Lua code that called the running JS function. */
 export function raiseAt(L: LuaState, message: string): never {
   luaL_where(L, 1);
@@ -122,6 +116,5 @@ export function raiseAt(L: LuaState, message: string): never {
 }
 
 export const S_SL = to_luastring('Sl');
-export const S_SLN = to_luastring('Sln');
 export const S_SLNT = to_luastring('Slnt');
 export const S_TEXT_MODE = to_luastring('t');

@@ -34,7 +34,6 @@ import {
   lua_pushnil,
   lua_pushstring,
   lua_pushvalue,
-  lua_rawlen,
   lua_remove,
   lua_replace,
   lua_setfield,

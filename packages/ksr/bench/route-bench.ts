@@ -281,7 +281,6 @@ export async function runEngineBench(): Promise<EngineBench> {
   const { tmpdir } = await import('node:os');
   const tmp = mkdtempSync(join(tmpdir(), 'ksr-bench-'));
   const reg = registry();
-  const runtime = new RouteRuntime({ registry: reg, logger: silentLogger });
   const ctx = context();
   const plain = plainTsRoute(reg);
   const plainUs = measure(() => plain(ctx));
@@ -292,7 +291,6 @@ export async function runEngineBench(): Promise<EngineBench> {
   if (js) rows.push(await benchEngine('javascript (QuickJS)', js, join(here, 'routes/route20.js'), tmp));
   rows.push(await benchEngine('python (Pyodide, python3s)', python3sEngine, join(here, 'routes/route20.py'), tmp));
   rows.push(await benchEngine('typescript test engine (via invoke)', createTsEngine({ name: 'ts' }), join(here, 'routes/route20.ts'), tmp));
-  void runtime;
 
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const date = new Date().toISOString().slice(0, 10);

@@ -93,12 +93,6 @@ export function toPgPlaceholders(sql: string): string {
   return out;
 }
 
-/** True for statements that return rows (SELECT, WITH, VALUES, PRAGMA, … RETURNING). */
-export function returnsRows(sql: string): boolean {
-  const s = sql.trim().toUpperCase();
-  return /^(SELECT|WITH|VALUES|PRAGMA|SHOW|EXPLAIN)\b/.test(s) || /\bRETURNING\b/.test(s);
-}
-
 /** Now as Kamailio writes DATETIME columns: "YYYY-MM-DD HH:MM:SS" (UTC here). */
 export function toDbDatetime(ms: number): string {
   const d = new Date(Math.floor(ms / 1000) * 1000);

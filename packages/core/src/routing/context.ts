@@ -11,18 +11,6 @@ import type { ReceiveInfo, SendTarget, SocketInfo } from '../transport/index.js'
 
 export type RouteType = 'request' | 'reply' | 'onsend' | 'branch' | 'failure' | 'tm-onreply' | 'branch-failure' | 'event';
 
-/** Route type bits as Kamailio numbers them (for $rt-like introspection and logs). */
-export const ROUTE_TYPE_BITS: Readonly<Record<RouteType, number>> = {
-  request: 1,
-  failure: 2,
-  'tm-onreply': 4,
-  branch: 8,
-  onsend: 16,
-  reply: 128,
-  'branch-failure': 256,
-  event: 512 | 1,
-};
-
 /** A value of an AVP or of a script variable. */
 export type ScriptValue = string | number;
 

@@ -87,7 +87,6 @@ export class RouteRuntime {
   private readonly log: Logger;
   private readonly opts: RouteRuntimeOptions;
   private currentCtx: RouteContext | undefined;
-  private depth = 0;
   private fallbackCtx: RouteContext | undefined;
   /** Route runs are timed when something wants the time (latency log, observer). */
   private timed = false;
@@ -196,7 +195,6 @@ export class RouteRuntime {
     ctx.scriptFlags = 0;
     ctx.exitRequested = false;
     this.currentCtx = ctx;
-    this.depth++;
     const t0 = this.timed ? process.hrtime.bigint() : 0n;
     let res: EngineRunResult;
     try {
@@ -205,7 +203,6 @@ export class RouteRuntime {
       // engines promise not to throw; if one does, it is still the script's failure, not the server's
       res = err === ROUTE_EXIT ? { kind: 'exit' } : { kind: 'error', error: { message: (err as Error)?.message ?? String(err) } };
     } finally {
-      this.depth--;
       this.currentCtx = prevCtx;
       ctx.scriptFlags = prevFlags;
     }

@@ -19,6 +19,7 @@ import {
   pctDecode,
 } from './chars.js';
 import { SipParseError, quote } from './errors.js';
+import { formatParams } from './params.js';
 
 export type HostType = 'ipv4' | 'ipv6' | 'hostname' | 'none';
 
@@ -77,7 +78,7 @@ class Uri implements SipUri {
       out += this.host;
       if (this.port !== undefined) out += `:${this.port}`;
     }
-    for (const [k, v] of this.params) out += v === null ? `;${k}` : `;${k}=${v}`;
+    out += formatParams(this.params);
     let sep = '?';
     for (const [k, v] of this.headers) {
       out += `${sep}${k}=${v}`;

@@ -157,18 +157,6 @@ export class StreamFramer {
     return events ?? NO_EVENTS;
   }
 
-  /** Forget everything (e.g. when a connection object is recycled). */
-  reset(): void {
-    this.buf = null;
-    this.len = 0;
-    this.pingState = 0;
-    this.inMessage = false;
-    this.scanFrom = 0;
-    this.headerLen = -1;
-    this.bodyLen = 0;
-    this.dead = false;
-  }
-
   /** Feed one idle CR/LF byte; true when it completes a CRLFCRLF ping. */
   private idleByte(b: number): boolean {
     // Match "\r\n\r\n": states 0 (nothing), 1 (\r), 2 (\r\n), 3 (\r\n\r).

@@ -82,12 +82,6 @@ export interface AuthApi {
   verify(ctx: RouteContext, creds: CheckedCredentials, secret: VerifyOptions): number;
   /** Spend the time of one verification without a secret (unknown users: no timing oracle). */
   verifyDummy(creds: CheckedCredentials): void;
-  /**
-   * The challenge header fields for a reply: one per configured algorithm, strongest first.
-   * flags: 1 qop=auth, 2 qop=auth-int, 16 stale=true (stale is also set when the request carries
-   * an authentic but expired nonce for the realm).
-   */
-  challengeHeaders(ctx: RouteContext, realm: string, flags: number, hftype: HfType): Array<[string, string]>;
   /** Send 401 (www) / 407 (proxy) with the challenge. 1 sent, -1 error. */
   challenge(ctx: RouteContext, realm: string, flags: number, hftype: HfType): number;
   /**
@@ -95,6 +89,4 @@ export interface AuthApi {
    * INVITE, BYE, PRACK, UPDATE, MESSAGE). 1 ok, -8 mismatch.
    */
   checkIdentity(ctx: RouteContext, creds: CheckedCredentials, realm: string, flags: number, useDomain: boolean): number;
-  /** The base algorithms currently offered, strongest first. */
-  algorithms(): readonly string[];
 }

@@ -90,14 +90,6 @@ export class AuthEngine implements AuthApi {
     };
   }
 
-  get nonceCodec(): NonceCodec {
-    return this.codec;
-  }
-
-  algorithms(): readonly string[] {
-    return this.settings.algorithms;
-  }
-
   private stripPrefix(realm: string): string {
     const p = this.settings.realmPrefix;
     return p !== '' && realm.startsWith(p) ? realm.slice(p.length) : realm;
@@ -354,10 +346,6 @@ export class AuthEngine implements AuthApi {
     });
   }
 
-  challengeHeaders(ctx: RouteContext, realm: string, flags: number, hftype: HfType): Array<[string, string]> {
-    return (this.challengeValues(ctx, realm, flags, hftype) ?? []).map((v) => [CHAL_HDR[hftype], v]);
-  }
-
   challenge(ctx: RouteContext, realm: string, flags: number, hftype: HfType): number {
     const values = this.challengeValues(ctx, realm, flags, hftype);
     if (!values) {
@@ -450,8 +438,4 @@ export class AuthEngine implements AuthApi {
   prune(): void {
     this.store.prune(Math.floor(this.mctx.clock.now() / 1000));
   }
-}
-
-export function isDigestAlgorithm(s: string): s is DigestAlgorithm {
-  return parseAlgorithm(s) !== undefined;
 }

@@ -974,8 +974,4 @@ export class Tm {
     this.onStats?.();
     return 1;
   }
-
-  isMessageRequest(ctx: RouteContext): boolean {
-    return isRequest(ctx.msg);
-  }
 }
