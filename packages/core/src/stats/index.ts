@@ -15,18 +15,11 @@ export interface StatEntry {
   readonly group: string;
   readonly name: string;
   readonly value: number;
-  /** False for gauges and counters that hold a current size (Kamailio's STAT_NO_RESET). */
+  /**
+   * False for gauges (current sizes, totals owned by another component: usrloc's table sizes, tm's
+   * transaction counts) and counters marked with markNoReset (Kamailio's STAT_NO_RESET).
+   */
   readonly resettable: boolean;
-}
-
-/**
- * Counters that hold a current size rather than a running count, as Kamailio marks them
- * STAT_NO_RESET: usrloc's registered_users and <table>-users/-contacts, and tm's counters (they
- * mirror the transaction layer's own totals, which a reset could not move).
- */
-function DEFAULT_NO_RESET(group: string, name: string): boolean {
-  if (group === 'usrloc') return name === 'registered_users' || name.endsWith('-users') || name.endsWith('-contacts');
-  return group === 'tm';
 }
 
 export class StatsRegistry {
@@ -75,7 +68,7 @@ export class StatsRegistry {
   /** Every statistic, counters then gauges, sorted by group then name. */
   entries(): StatEntry[] {
     const out: StatEntry[] = [];
-    for (const [k, c] of this.counters) out.push({ group: c.group, name: c.name, value: c.value, resettable: !this.noReset.has(k) && !DEFAULT_NO_RESET(c.group, c.name) });
+    for (const [k, c] of this.counters) out.push({ group: c.group, name: c.name, value: c.value, resettable: !this.noReset.has(k) });
     for (const g of this.gauges.values()) {
       let value: number;
       try {
@@ -111,10 +104,10 @@ export class StatsRegistry {
     return picked;
   }
 
-  /** Every counter as `group:name` → value, optionally of one group. */
+  /** Every statistic (counters, and gauges read now) as `group:name` → value, optionally of one group. */
   snapshot(group?: string): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [k, c] of this.counters) if (group === undefined || c.group === group) out[k] = c.value;
+    for (const e of this.entries()) if (group === undefined || e.group === group) out[`${e.group}:${e.name}`] = e.value;
     return out;
   }
 }

@@ -408,10 +408,7 @@ export class TmExt {
     this.cancelBranches(txn, () => true);
     ctx.replied = true;
     const server = txn.server;
-    this.tm.timerScheduler.after(this.cfg.wtTimer, () => {
-      server.terminate();
-      this.tm.onStats?.();
-    });
+    this.tm.timerScheduler.after(this.cfg.wtTimer, () => server.terminate());
     return 1;
   }
 

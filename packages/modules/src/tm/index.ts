@@ -393,15 +393,8 @@ export const tmModule = defineModule({
     const userAgent = signatureOff ? '' : typeof ua === 'string' && ua.trim() !== '' ? ua.trim() : 'User-Agent: ksr';
     const uac = new TmUac(tm, { eventCallback, userAgent });
     const contacts: ContactsConfig = { contactsAvp: p.str('contacts_avp', ''), flowsAvp: p.str('contact_flows_avp', '') };
-    const counters = STAT_NAMES.map((n) => [n, mctx.stats.counter('tm', n)] as const);
-    tm.onStats = () => {
-      const s = tm.stats();
-      if (!s) return;
-      for (const [n, c] of counters) {
-        const d = s[n] - c.value;
-        if (d !== 0) c.inc(d);
-      }
-    };
+    // the transaction layer keeps the totals: read them when asked for (as tmx does)
+    for (const n of STAT_NAMES) mctx.stats.gauge('tm', n, () => tm.stats()?.[n] ?? 0);
     mctx.pv.register('T_reply_code', (spec) => ({ name: spec.text, get: (ctx) => tm.replyCode(ctx) }), { replace: true });
     mctx.pv.register('T_branch_idx', (spec) => ({ name: spec.text, get: (ctx) => tm.branchIndex(ctx) }), { replace: true });
     registerTmPvs(mctx.pv, tm, ext);

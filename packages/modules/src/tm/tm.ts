@@ -182,7 +182,6 @@ export class Tm {
   private readonly legs = new WeakMap<TmTxn, { current: number; opened: boolean }>();
   /** Branches whose replies failure_reply_mode drops from the best-reply choice. */
   private readonly modeDropped = new WeakSet<TmBranch>();
-  onStats: (() => void) | undefined;
   /** The extension files' hooks (ext.ts), set by index.ts. */
   hooks: TmHooks | undefined;
 
@@ -225,17 +224,9 @@ export class Tm {
   useServices(s: RouteServices): TransactionLayer {
     this.services ??= s;
     if (!this.layerInst) {
-      const sched = this.scheduler;
       this.layerInst = new TransactionLayer({
         send: (t, d) => this.services!.send(t, d),
-        scheduler: {
-          now: () => sched.now(),
-          after: (ms, fn) =>
-            sched.after(ms, () => {
-              fn();
-              this.onStats?.();
-            }),
-        },
+        scheduler: this.scheduler,
         logger: this.logger,
         timers: { timerB: this.cfg.frTimer, timerF: this.cfg.frTimer, ...(this.cfg.wtTimer > 0 ? { timerJ: this.cfg.wtTimer } : {}) },
         autoInv100: this.cfg.autoInv100,
@@ -253,9 +244,7 @@ export class Tm {
     const layer = this.useServices(ctx.services);
     if (req.method === 'ACK') {
       const t = layer.match(req);
-      const absorbed = t !== undefined && t.ack();
-      if (absorbed) this.onStats?.();
-      return absorbed;
+      return t !== undefined && t.ack();
     }
     const t = layer.match(req);
     if (!t) return false;
@@ -271,7 +260,6 @@ export class Tm {
       return this.layerInst.receiveResponse(res);
     } finally {
       this.lastReplyInfo = undefined;
-      this.onStats?.();
     }
   }
 
@@ -366,7 +354,6 @@ export class Tm {
     this.byState.set(ctx.state, txn);
     this.startLifetime(txn, p);
     this.hooks?.created(txn);
-    this.onStats?.();
     return txn;
   }
 
@@ -407,7 +394,6 @@ export class Tm {
     if (code >= 200) this.cancelPending(txn, code < 300);
     ctx.replied = true;
     this.hooks?.localResponse(txn, code);
-    this.onStats?.();
     return 1;
   }
 
@@ -492,7 +478,6 @@ export class Tm {
     }
     this.hooks?.relayed(ctx, txn);
     ctx.relayed = true;
-    this.onStats?.();
     return 1;
   }
 
@@ -680,7 +665,6 @@ export class Tm {
     }
     ctx.relayed = true;
     ctx.replied = true;
-    this.onStats?.();
     return 1;
   }
 
@@ -897,7 +881,6 @@ export class Tm {
     const pending = txn.branches.filter((b) => b.status === 0 && b.client);
     if (pending.length > 0) this.logger.debug(`tm: transaction ${txn.server.id} outlived its lifetime (${life.ms} ms): ${pending.length} branch(es) time out`);
     for (const b of pending) if (b.status === 0) b.client!.timeout();
-    this.onStats?.();
   }
 
   /** t_is_expired: the transaction exists and outlived its lifetime. */
@@ -971,7 +954,6 @@ export class Tm {
     if (!t) return -1;
     t.server.terminate();
     this.byState.delete(t.state);
-    this.onStats?.();
     return 1;
   }
 }

@@ -173,7 +173,6 @@ export class TmUac {
       ctx.logger.error(`tm ${fname}: cannot send: ${errText(err)}`);
       return false;
     }
-    this.tm.onStats?.();
     return true;
   }
 }

@@ -343,22 +343,20 @@ export function createUsrlocModule(opts: UsrlocOptions = {}): KsrModuleDef {
       const ul = new Usrloc(ctx, store);
       for (const t of p.all('preload')) ul.registerTable(String(t));
 
-      // statistics: usrloc:registered_users and <table>-users / -contacts / -expires, kept current
-      const stat = (name: string, value: number): void => {
-        const c = ctx.stats.counter('usrloc', name);
-        c.reset();
-        c.inc(value);
+      // statistics: usrloc:registered_users and <table>-users / -contacts are sizes, read from the
+      // store when asked for (no recount per change: in db_mode 3 a count is a query);
+      // <table>-expires counts the contacts the timer expired
+      const sized = new Set<string>();
+      const sizeGauges = (table: string): void => {
+        if (sized.has(table)) return;
+        sized.add(table);
+        ctx.stats.gauge('usrloc', `${table}-users`, () => store.counts(table).records);
+        ctx.stats.gauge('usrloc', `${table}-contacts`, () => store.counts(table).contacts);
       };
-      const refresh = (table: string): void => {
-        const c = store.counts(table);
-        stat(`${table}-users`, c.records);
-        stat(`${table}-contacts`, c.contacts);
-        stat('registered_users', ul.counts().records);
-      };
-      stat('registered_users', 0);
-      for (const t of ul.tables()) refresh(t);
+      ctx.stats.gauge('usrloc', 'registered_users', () => ul.counts().records);
+      for (const t of ul.tables()) sizeGauges(t);
       const unsubscribe = store.subscribe((ch) => {
-        refresh(ch.contact.table);
+        sizeGauges(ch.contact.table);
         if (ch.op === 'remove' && ch.reason === 'expired') ctx.stats.counter('usrloc', `${ch.contact.table}-expires`).inc();
       });
 
