@@ -1,6 +1,7 @@
 export {
   TransactionLayer,
   defaultReplyTarget,
+  serverKey,
   type TransactionLayerOptions,
   type ServerOptions,
   type ReceiveResult,

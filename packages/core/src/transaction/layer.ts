@@ -60,7 +60,7 @@ function sentBy(v: Via): string {
  * RFC 2543 tuple (Call-ID, CSeq number, method, From tag, R-URI, top Via); the
  * To tag is checked after the lookup.
  */
-function serverKey(req: SipRequest, method: string): string | undefined {
+export function serverKey(req: SipRequest, method: string = req.method): string | undefined {
   const v = req.via[0];
   if (!v) return undefined;
   if (v.branch !== undefined && v.branch.startsWith(MAGIC_COOKIE)) return `b|${v.branch}|${sentBy(v)}|${method}`;

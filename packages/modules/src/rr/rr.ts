@@ -2,7 +2,7 @@
  * Record-Route insertion and Route processing (RFC 3261 §16.4, §16.6 step 6, §16.12), written
  * from RFC 3261 and Kamailio's rr module documentation.
  */
-import { sip, type NameAddr, type PvRegistry, type RouteContext, type SipRequest, type SocketInfo, type SipUri } from '@ksr/core';
+import { myselfUri, sip, type NameAddr, type PvRegistry, type RouteContext, type SipRequest, type SocketInfo, type SipUri } from '@ksr/core';
 
 export interface RrConfig {
   appendFromtag: boolean;
@@ -370,13 +370,6 @@ export class RecordRouter {
 
   // ------------------------------------------------------------------ Route
 
-  private isMyselfUri(ctx: RouteContext, u: SipUri): boolean {
-    if ((u.scheme !== 'sip' && u.scheme !== 'sips') || u.host === '') return false;
-    const t = u.params.get('transport')?.toLowerCase();
-    const port = u.port ?? (u.scheme === 'sips' || t === 'tls' ? 5061 : 5060);
-    return ctx.services.myself.isMyself(u.host, port, t ?? undefined);
-  }
-
   /** The current Route values, in order, and how many Route fields hold them. */
   private routes(req: SipRequest): { values: string[]; fields: number } {
     const values: string[] = [];
@@ -436,7 +429,7 @@ export class RecordRouter {
     const vals = [...values];
     const uris = parsed.map((p) => p.uri);
     try {
-      if (!preloaded && !(mode & 1) && this.isMyselfUri(ctx, ruri)) return this.afterStrict(ctx, req, st, ruri, vals, uris, fields);
+      if (!preloaded && !(mode & 1) && myselfUri(ctx, ruri)) return this.afterStrict(ctx, req, st, ruri, vals, uris, fields);
       return this.afterLoose(ctx, req, st, vals, uris, fields, preloaded);
     } catch (err) {
       ctx.logger.error(`rr loose_route: ${(err as Error).message}`);
@@ -475,7 +468,7 @@ export class RecordRouter {
 
   private afterLoose(ctx: RouteContext, req: SipRequest, st: RrState, vals: string[], uris: SipUri[], fields: number, preloaded: boolean): number {
     const top = uris[0]!;
-    if (this.isMyselfUri(ctx, top)) {
+    if (myselfUri(ctx, top)) {
       st.routeParams = renderParams(top.params);
       const r2 = this.cfg.enableDoubleRr !== 0 && top.params.get('r2')?.toLowerCase() === 'on';
       if (this.cfg.forceSendSocket && !r2) this.forceSocketFor(ctx, top, false);
@@ -505,7 +498,7 @@ export class RecordRouter {
     const st = this.states.get(req);
     if (st?.routed) return st.routeParams;
     const first = req.route[0];
-    if (first && this.isMyselfUri(ctx, first.uri)) return renderParams(first.uri.params);
+    if (first && myselfUri(ctx, first.uri)) return renderParams(first.uri.params);
     return '';
   }
 

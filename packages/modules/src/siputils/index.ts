@@ -12,6 +12,7 @@
 import {
   PvNameError,
   defineModule,
+  myselfUri,
   requestCredentials,
   sip,
   uriEquals,
@@ -208,10 +209,7 @@ export const siputilsModule = defineModule({
             if (mode !== 0 && mode !== 1) return fail(ctx, name, `invalid mode ${mode} (0 or 1)`);
             if (ctx.isRequest) return ok(ctx.msg.via.length === 1);
             const rr = ctx.msg.recordRoute[0]?.uri;
-            if (!rr || (rr.scheme !== 'sip' && rr.scheme !== 'sips')) return -1;
-            const t = rr.params.get('transport')?.toLowerCase() ?? undefined;
-            const port = rr.port ?? (rr.scheme === 'sips' || t === 'tls' ? 5061 : 5060);
-            if (!ctx.services.myself.isMyself(rr.host, port, t)) return -1;
+            if (!rr || !myselfUri(ctx, rr)) return -1;
             if (mode === 1) return 1;
             return ok(isIp(rr.host) && unbracket(rr.host).toLowerCase() !== ctx.info.remote.address.toLowerCase());
           },

@@ -7,7 +7,7 @@
 import { RouteContext, parseMessage, type Branch, type Logger, type MessageState, type SipRequest, type TimerHandle } from '@ksr/core';
 import { ruriAttrs, setRuriBranch } from './contacts.js';
 import type { TmHooks } from './hooks.js';
-import type { Tm, TmBranch, TmTxn } from './tm.js';
+import { errText, type Tm, type TmBranch, type TmTxn } from './tm.js';
 
 export interface TmExtConfig {
   /** tm `event_callback`: the function run for tm:local-request (argument "tm:local-request"). */
@@ -46,9 +46,6 @@ interface PendingExtra {
   disableFailover?: boolean;
 }
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** FNV-1a of a string, 16 bits (the "hash index" of a transaction). */
 function hash16(s: string): number {

@@ -133,8 +133,9 @@ function exportsOf(tm: Tm, ext: TmExt): Def[] {
         return -1;
       }
       if (tm.txnOf(ctx)) return 1;
-      if (tm.lookupRequest(ctx)) {
-        tm.lookupRequest(ctx)!.retransmission();
+      const existing = tm.lookupRequest(ctx);
+      if (existing) {
+        existing.retransmission();
         return 0;
       }
       return tm.newTran(ctx) ? 1 : -1;

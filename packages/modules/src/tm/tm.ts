@@ -130,7 +130,7 @@ export interface RunInfo {
 
 const CANCEL_REASON_200: [string, string] = ['Reason', 'SIP;cause=200;text="Call completed elsewhere"'];
 
-function errText(err: unknown): string {
+export function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

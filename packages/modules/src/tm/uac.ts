@@ -4,7 +4,7 @@
  * the current request to another destination; its replies are absorbed).
  */
 import { MessageState, RouteContext, parseMessage, sip, type Branch, type ClientHandlers, type SendTarget, type SipRequest } from '@ksr/core';
-import type { Tm } from './tm.js';
+import { errText, type Tm } from './tm.js';
 
 export interface UacConfig {
   /** tm `event_callback` ("" = none). */
@@ -15,9 +15,6 @@ export interface UacConfig {
 
 const TOKEN = /^[A-Za-z0-9.!%*_+`'~-]+$/;
 
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Handlers of a client transaction whose replies nobody waits for. */
 function absorbing(ctx: RouteContext, what: string): ClientHandlers {

@@ -3,7 +3,7 @@
  * so that a retransmission arriving before t_newtran (in another worker) can be told apart.
  * An interface so that the table can move to shared memory when `children=N` starts N workers.
  */
-import type { SipRequest } from '@ksr/core';
+import { serverKey, type SipRequest } from '@ksr/core';
 
 export interface PretranTable {
   /** Mark `key` as in progress by `owner`. false when another owner holds it already. */
@@ -30,15 +30,11 @@ export class MemoryPretranTable implements PretranTable {
 }
 
 /**
- * The matching key of a request's server transaction (RFC 3261 §17.2.3: branch, sent-by, method;
- * for RFC 2543 requests Call-ID, CSeq, From tag, R-URI and top Via). undefined for ACK and CANCEL
- * (not tracked) and for a request without a Via.
+ * The matching key of a request's server transaction, the transaction layer's own (RFC 3261
+ * §17.2.3 with the RFC 2543 fallback). undefined for ACK and CANCEL (not tracked) and for a
+ * request without a Via.
  */
 export function pretranKey(req: SipRequest): string | undefined {
   if (req.method === 'ACK' || req.method === 'CANCEL') return undefined;
-  const via = req.via[0];
-  if (!via) return undefined;
-  const port = via.port ?? (via.transport.toUpperCase() === 'TLS' ? 5061 : 5060);
-  if (via.branch?.startsWith('z9hG4bK')) return `${via.branch}|${via.host.toLowerCase()}:${port}|${req.method}`;
-  return `${req.callId}|${req.cseq.seq}|${req.method}|${req.from.tag ?? ''}|${req.uri}|${req.header('via') ?? ''}`;
+  return serverKey(req);
 }

@@ -129,7 +129,7 @@ function validHost(host: string): string | undefined {
  * Does this URI name us? Host, port (5060, or 5061 for sips: / transport=tls, when the URI has
  * none) and the `;transport=` protocol, checked against the listen sockets and aliases.
  */
-function myselfUri(ctx: RouteContext, u: SipUri | undefined): boolean {
+export function myselfUri(ctx: RouteContext, u: SipUri | undefined): boolean {
   if (!u || (u.scheme !== 'sip' && u.scheme !== 'sips')) return false;
   if (u.host === '') return false;
   const t = u.params.get('transport')?.toLowerCase();
