@@ -88,7 +88,10 @@ export interface ModuleContext {
   readonly shv: SharedVars;
   /** $var storage of this worker (pv module's varset). */
   readonly vars: WorkerVars;
-  /** The API of a module this one declared in `dependencies` (throws for anything else). */
+  /**
+   * The API of a module this one declared in `dependencies`, or in `optionalDependencies` (undefined
+   * when that module is not loaded). Throws for a module it did not declare.
+   */
   api<T>(module: string): T;
   /** Run-time event routes; absent where no server runs the module (unit tests build contexts by hand). */
   readonly events?: ModuleEvents;

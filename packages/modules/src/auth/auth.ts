@@ -365,7 +365,7 @@ export class AuthEngine implements AuthApi {
   /** Statefully when tm has a transaction for the request (unless force_stateless_reply), else through sl. */
   private sendReply(ctx: RouteContext, code: number, reason: string, headers: Array<[string, string]>): number {
     if (!this.settings.forceStatelessReply) {
-      const tm = this.optionalApi<TmApi>('tm');
+      const tm = this.mctx.api<TmApi | undefined>('tm');
       if (tm?.replyInTransaction) {
         const st = ctx.state.replyHeaders;
         const before = st.length;
@@ -378,20 +378,12 @@ export class AuthEngine implements AuthApi {
         }
       }
     }
-    const sl = this.optionalApi<SlApi>('sl');
+    const sl = this.mctx.api<SlApi | undefined>('sl');
     if (!sl) {
       this.log.error('auth: the sl module is needed to send replies');
       return -1;
     }
     return sl.reply(ctx, code, reason, { headers });
-  }
-
-  private optionalApi<T>(name: string): T | undefined {
-    try {
-      return this.mctx.api<T | undefined>(name);
-    } catch {
-      return undefined;
-    }
   }
 
   checkIdentity(ctx: RouteContext, creds: CheckedCredentials, realm: string, flags: number, useDomain: boolean): number {

@@ -24,7 +24,7 @@ import {
   type RouteContext,
   type RpcCommand,
 } from '@ksr/core';
-import { AddressTable, TrustedTable, compileTrusted, trustedMatches, type AddressRow, type TrustedRow } from './tables.js';
+import { AddressTable, TrustedTable, type AddressRow, type TrustedRow } from './tables.js';
 
 export { AddressTable, TrustedTable, parseIp } from './tables.js';
 
@@ -173,11 +173,7 @@ class Permissions {
       matches = this.trusted.matches(src, ctx.info.proto, from, ruri);
     } else {
       try {
-        matches = this.trustedRows({ [this.cols.src]: src })
-          .map(compileTrusted)
-          .filter((e): e is Exclude<typeof e, string> => typeof e !== 'string')
-          .sort((a, b) => b.priority - a.priority)
-          .filter((e) => trustedMatches(e, src, ctx.info.proto, from, ruri));
+        matches = new TrustedTable(this.trustedRows({ [this.cols.src]: src })).matches(src, ctx.info.proto, from, ruri);
       } catch (err) {
         this.log.error(`KSR.permissions.allow_trusted: ${err instanceof Error ? err.message : String(err)}`);
         return -1;

@@ -6,11 +6,11 @@
 import { defineModule, type KemiExportDef, type KemiXval, type ModuleParams, type ModuleParamSpec, type RouteContext } from '@ksr/core';
 import type { UsrlocApi } from '../usrloc/api.js';
 import { Registrar, type RegistrarConfig } from './registrar.js';
-import type { SlApi } from './sl.js';
+import type { SlApi } from '../sl/api.js';
 import { CONTACT_ATTRS, RECORD_ATTRS } from './ulc.js';
 
 export { Registrar, SAVE_FLAGS, type RegistrarConfig } from './registrar.js';
-export type { SlApi } from './sl.js';
+export type { SlApi } from '../sl/api.js';
 
 type Def = KemiExportDef<RouteContext>;
 

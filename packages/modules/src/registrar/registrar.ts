@@ -16,7 +16,7 @@ import {
 } from '@ksr/core';
 import { UL_FLAGS, type NewContact, type UlContact, type UsrlocApi } from '../usrloc/api.js';
 import { extractAor, formatQ, parseQ, type AorResult } from './aor.js';
-import type { SlApi } from './sl.js';
+import type { SlApi } from '../sl/api.js';
 import { UlcProfiles } from './ulc.js';
 
 /** save() flags. */

@@ -65,12 +65,7 @@ export const sanityModule = defineModule({
     const sendReply = (c: RouteContext, f: SanityFailure): number => {
       const req = c.request;
       if (!req || req.method === 'ACK') return -1;
-      let sl: SlApi | undefined;
-      try {
-        sl = ctx.api<SlApi | undefined>('sl');
-      } catch {
-        sl = undefined;
-      }
+      const sl = ctx.api<SlApi | undefined>('sl');
       if (sl) return sl.reply(c, f.code, f.reason, f.headers ? { headers: f.headers } : undefined);
       c.replied = true;
       const failed = (err?: unknown): void => {

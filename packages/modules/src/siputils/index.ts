@@ -101,13 +101,7 @@ export const siputilsModule = defineModule({
     }
     const sep = p.str('contact_flds_separator', '*')[0]!;
     const now = (): number => mctx.clock.now();
-    const sl = (): SlApi | undefined => {
-      try {
-        return mctx.api<SlApi | undefined>('sl');
-      } catch {
-        return undefined;
-      }
-    };
+    const sl = (): SlApi | undefined => mctx.api<SlApi | undefined>('sl');
 
     const request = (ctx: RouteContext, fname: string): SipRequest | undefined => {
       const req = ctx.request;

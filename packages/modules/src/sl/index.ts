@@ -223,11 +223,7 @@ class Sl implements SlApi {
   }
 
   private tmHook(): SlTmHook | undefined {
-    try {
-      return this.mctx.api<SlTmHook | undefined>('tm');
-    } catch {
-      return undefined;
-    }
+    return this.mctx.api<SlTmHook | undefined>('tm');
   }
 
   /** The reply for sl_reply_error: the recorded last error, else default_code/default_reason. */
@@ -349,7 +345,7 @@ export const slModule = defineModule({
         returns: 'int',
         params: [],
         doc: 'Like sl_reply_error, statefully when the request has a transaction (tm).',
-        fn: (c: RouteContext) => (bindTm ? sl.replyError(c, true, 'sl.send_reply_error') : sl.replyError(c, false, 'sl.send_reply_error')),
+        fn: (c: RouteContext) => sl.replyError(c, bindTm, 'sl.send_reply_error'),
       },
       {
         name: 'sl_forward_reply',

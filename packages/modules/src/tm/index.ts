@@ -375,13 +375,7 @@ export const tmModule = defineModule({
       if (v <= 0) throw new Error(`tm: ${k} must be > 0`);
     }
     if (cfg.failureReplyMode < 0 || cfg.failureReplyMode > 3) throw new Error(`tm: failure_reply_mode must be 0, 1, 2 or 3 (got ${cfg.failureReplyMode})`);
-    const rr = (): RrApi | undefined => {
-      try {
-        return mctx.api<RrApi | undefined>('rr');
-      } catch {
-        return undefined;
-      }
-    };
+    const rr = (): RrApi | undefined => mctx.api<RrApi | undefined>('rr');
     const tm = new Tm(cfg, clockScheduler(mctx.clock), mctx.logger, rr);
     const eventCallback = p.str('event_callback', '');
     const ext = new TmExt(tm, { eventCallback, eventCallbackLres: p.str('event_callback_lres_sent', ''), wtTimer: cfg.wtTimer > 0 ? cfg.wtTimer : 5000 }, mctx.logger);
