@@ -22,6 +22,15 @@ export interface StatEntry {
   readonly resettable: boolean;
 }
 
+/**
+ * Names Kamailio marks STAT_NO_RESET because they hold a current size: usrloc's registered_users
+ * and <table>-users / -contacts (usrloc registers them as gauges; a counter of the same name, e.g.
+ * from another store, is kept out of a reset too).
+ */
+function DEFAULT_NO_RESET(group: string, name: string): boolean {
+  return group === 'usrloc' && (name === 'registered_users' || name.endsWith('-users') || name.endsWith('-contacts'));
+}
+
 export class StatsRegistry {
   private readonly counters = new Map<string, Counter>();
 
@@ -68,7 +77,7 @@ export class StatsRegistry {
   /** Every statistic, counters then gauges, sorted by group then name. */
   entries(): StatEntry[] {
     const out: StatEntry[] = [];
-    for (const [k, c] of this.counters) out.push({ group: c.group, name: c.name, value: c.value, resettable: !this.noReset.has(k) });
+    for (const [k, c] of this.counters) out.push({ group: c.group, name: c.name, value: c.value, resettable: !this.noReset.has(k) && !DEFAULT_NO_RESET(c.group, c.name) });
     for (const g of this.gauges.values()) {
       let value: number;
       try {
