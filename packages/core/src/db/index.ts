@@ -36,26 +36,18 @@ export interface OpenDbOptions {
 /** Open a database by its db_url. Throws KSR_ERR_DB_URL / KSR_ERR_DB_CONNECT (coded). */
 export function openDb(url: string, opts: OpenDbOptions = {}): Db {
   const u = parseDbUrl(url, opts.cwd);
-  let db: Db;
-  if (u.kind === 'sqlite') {
-    db = new SqliteDb(u.masked, u.path, { ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) });
-    if (opts.createSchema !== false) {
-      try {
-        initSchema(db);
-      } catch (err) {
-        db.close();
-        throw err;
-      }
-    }
-  } else {
-    db = new PostgresDb(u, { ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), createSchema: opts.createSchema === true });
-    if (opts.createSchema === true) {
-      try {
-        initSchema(db);
-      } catch (err) {
-        db.close();
-        throw err;
-      }
+  // the schema is created by default in an SQLite file, only on request in PostgreSQL
+  const createSchema = u.kind === 'sqlite' ? opts.createSchema !== false : opts.createSchema === true;
+  const db: Db =
+    u.kind === 'sqlite'
+      ? new SqliteDb(u.masked, u.path, { ...(opts.busyTimeoutMs !== undefined ? { busyTimeoutMs: opts.busyTimeoutMs } : {}) })
+      : new PostgresDb(u, { ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}), createSchema });
+  if (createSchema) {
+    try {
+      initSchema(db);
+    } catch (err) {
+      db.close();
+      throw err;
     }
   }
   opts.logger?.debug({ db: db.url }, 'database opened');

@@ -158,14 +158,19 @@ export function tableDdl(kind: Db['kind'], t: TableDef): string[] {
   return out;
 }
 
-/** Create one table (and its version row) when missing. */
+/** The table's DDL and its version row; the version table must exist. */
+function createTable(db: Db, t: TableDef): void {
+  for (const s of tableDdl(db.kind, t)) db.exec(s);
+  if (db.select('version', { where: { table_name: t.name } }).length === 0) {
+    db.insert('version', { table_name: t.name, table_version: t.version });
+  }
+}
+
+/** Create one table (and its version row, and the version table) when missing. */
 export function ensureTable(db: Db, t: TableDef): void {
   db.transaction(() => {
-    for (const s of tableDdl(db.kind, t)) db.exec(s);
-    if (t.name !== 'version') ensureTable(db, KAMAILIO_TABLES[0]!);
-    if (db.select('version', { where: { table_name: t.name } }).length === 0) {
-      db.insert('version', { table_name: t.name, table_version: t.version });
-    }
+    createTable(db, KAMAILIO_TABLES[0]!);
+    if (t.name !== 'version') createTable(db, t);
   });
 }
 
@@ -174,8 +179,8 @@ export function initSchema(db: Db, tables?: readonly string[]): void {
   const defs = tables ? KAMAILIO_TABLES.filter((t) => tables.includes(t.name)) : KAMAILIO_TABLES;
   if (tables) for (const n of tables) if (!defs.some((t) => t.name === n)) throw new KsrError(ErrorCodes.DB_QUERY, `no schema for table "${n}"`);
   db.transaction(() => {
-    ensureTable(db, KAMAILIO_TABLES[0]!);
-    for (const t of defs) ensureTable(db, t);
+    createTable(db, KAMAILIO_TABLES[0]!);
+    for (const t of defs) if (t.name !== 'version') createTable(db, t);
   });
 }
 

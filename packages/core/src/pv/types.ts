@@ -2,6 +2,7 @@
  * Pseudo-variables ($ru, $hdr(Name), $var(x), …): the types shared by the parser, the registry,
  * the core classes and the modules that add their own classes (htable's $sht, tm's $T_*, …).
  */
+import { ErrorCodes } from '../errors.js';
 import type { RouteContext } from '../routing/context.js';
 
 /** A pseudo-variable value, as Kamailio has them: a string, an integer, or null ($null). */
@@ -57,12 +58,10 @@ export interface PvClassOptions {
   replace?: boolean;
 }
 
-/** The code of PvNameError, listed with the other KSR_ERR_* codes. */
-export const PV_NAME_ERROR_CODE = 'KSR_ERR_PV_NAME';
 
 /** An invalid pseudo-variable name: bad syntax, unknown class, bad parameter. */
 export class PvNameError extends Error {
-  readonly code = PV_NAME_ERROR_CODE;
+  readonly code = ErrorCodes.PV_NAME;
   /** The name that failed. */
   readonly pvName: string;
   /** Why, without the name. */

@@ -4,6 +4,8 @@
  * engines add their own (core.*, app_lua.*). Names follow Kamailio: "<group>.<command>".
  */
 
+import { ErrorCodes } from '../errors.js';
+
 /** One command: `handler` gets the positional params as received (JSON values). */
 export interface RpcCommand {
   /** "ul.dump", "core.uptime" … */
@@ -16,7 +18,7 @@ export interface RpcCommand {
 
 /** A failed command with Kamailio's RPC fault code (400 bad params, 404 not found, 500 failure …). */
 export class RpcError extends Error {
-  readonly code = 'KSR_ERR_RPC';
+  readonly code = ErrorCodes.RPC;
   constructor(
     readonly rpcCode: number,
     message: string,

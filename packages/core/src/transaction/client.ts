@@ -12,7 +12,7 @@
  *   Trying/Proceeding --1xx--> Proceeding (E continues, then every T2; to TU)
  *   Trying/Proceeding --final--> Completed (to TU; K = T4 UDP / 0 TCP); Completed absorbs responses
  */
-import { parseMessage, parseVia, type SipRequest, type SipResponse } from '../sip/index.js';
+import { parseMessage, parseVia, type SipRequest, type SipResponse, type Via } from '../sip/index.js';
 import type { SendTarget } from '../transport/types.js';
 import type { TimerHandle } from './timer.js';
 import type { LayerCore } from './types.js';
@@ -65,20 +65,20 @@ const NOOP_HANDLERS: ClientHandlers = {
 
 let nextId = 1;
 
-/** The current (edited) top Via value of a request, as its first via-parm text. */
-export function topViaOf(req: SipRequest): string | undefined {
-  for (const h of req.currentHeaders()) if (h.key === 'via') return parseVia(h.value)[0]?.raw;
+type HeaderEntries = ReturnType<SipRequest['currentHeaders']>;
+
+/** The current (edited) top Via of a request, from its header entries (`req.currentHeaders()`). */
+export function topVia(headers: HeaderEntries): Via | undefined {
+  for (const h of headers) if (h.key === 'via') return parseVia(h.value)[0];
   return undefined;
 }
 
-function currentValues(req: SipRequest, key: string): string[] {
-  return req.currentHeaders()
-    .filter((h) => h.key === key)
-    .map((h) => h.value);
+function currentValues(headers: HeaderEntries, key: string): string[] {
+  return headers.filter((h) => h.key === key).map((h) => h.value);
 }
 
-function currentValue(req: SipRequest, key: string): string {
-  return currentValues(req, key)[0] ?? '';
+function currentValue(headers: HeaderEntries, key: string): string {
+  return currentValues(headers, key)[0] ?? '';
 }
 
 /** The R-URI the request will be sent with (setRequestUri applied). */
@@ -98,16 +98,18 @@ export function buildHopRequest(
   to: string,
   extra: Array<[string, string]> = [],
 ): SipRequest {
-  const via = topViaOf(invite);
+  // one copy of the edited header list serves every lookup below
+  const headers = invite.currentHeaders();
+  const via = topVia(headers)?.raw;
   if (via === undefined) throw new TypeError('request has no Via');
   let s = `${method} ${requestUri(invite)} SIP/2.0\r\n`;
   s += `Via: ${via}\r\n`;
   s += 'Max-Forwards: 70\r\n';
   s += `To: ${to}\r\n`;
-  s += `From: ${currentValue(invite, 'from')}\r\n`;
-  s += `Call-ID: ${currentValue(invite, 'call-id')}\r\n`;
+  s += `From: ${currentValue(headers, 'from')}\r\n`;
+  s += `Call-ID: ${currentValue(headers, 'call-id')}\r\n`;
   s += `CSeq: ${invite.cseq.seq} ${method}\r\n`;
-  for (const r of currentValues(invite, 'route')) s += `Route: ${r}\r\n`;
+  for (const r of currentValues(headers, 'route')) s += `Route: ${r}\r\n`;
   for (const [n, v] of extra) {
     if (/[\r\n]/.test(n) || /[\r\n]/.test(v)) throw new TypeError('header contains CR/LF');
     s += `${n}: ${v}\r\n`;
@@ -320,7 +322,7 @@ export class ClientTransaction {
     if (!this.isInvite) throw new TypeError('only INVITE transactions can be cancelled');
     if (this.cancelTxn) return this.cancelTxn;
     if (this.state !== 'Calling' && this.state !== 'Proceeding') return undefined;
-    const req = buildHopRequest(this.request, 'CANCEL', currentValue(this.request, 'to'), opts?.headers);
+    const req = buildHopRequest(this.request, 'CANCEL', currentValue(this.request.currentHeaders(), 'to'), opts?.headers);
     const txn = this.core.createCancel(this, req, { ...NOOP_HANDLERS, ...handlers });
     this.cancelTxn = txn;
     if (this.state === 'Proceeding') txn.start();

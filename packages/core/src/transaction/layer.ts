@@ -4,9 +4,9 @@
  * It never touches sockets: it is given `send(target, bytes)`.
  */
 import { silentLogger, type Logger } from '../log.js';
-import { MAGIC_COOKIE, parseVia, type SipRequest, type SipResponse, type Via } from '../sip/index.js';
+import { MAGIC_COOKIE, type SipRequest, type SipResponse, type Via } from '../sip/index.js';
 import type { ReceiveInfo, SendTarget } from '../transport/types.js';
-import { ClientTransaction, topViaOf, type ClientHandlers, type ClientOptions } from './client.js';
+import { ClientTransaction, topVia, type ClientHandlers, type ClientOptions } from './client.js';
 import { ServerTransaction } from './server.js';
 import { realScheduler, type TimerHandle, type TimerScheduler } from './timer.js';
 import {
@@ -181,8 +181,7 @@ export class TransactionLayer {
     return this.lookup(req, 'INVITE');
   }
 
-  private lookup(req: SipRequest, method: string): ServerTransaction | undefined {
-    const key = serverKey(req, method);
+  private lookup(req: SipRequest, method: string, key = serverKey(req, method)): ServerTransaction | undefined {
     if (key === undefined) return undefined;
     const t = this.servers.get(key);
     if (!t || key.startsWith('b|')) return t;
@@ -200,7 +199,7 @@ export class TransactionLayer {
     if (req.method === 'ACK') throw new TypeError('ACK does not create a server transaction');
     const key = serverKey(req, req.method);
     if (key === undefined) throw new TypeError('request has no Via');
-    if (this.lookup(req, req.method)) throw new TransactionStateError('a transaction already exists for this request');
+    if (this.lookup(req, req.method, key)) throw new TransactionStateError('a transaction already exists for this request');
     const txn = new ServerTransaction(this.core, req, info, opts.replyTarget ?? defaultReplyTarget(req, info), [key]);
     this.servers.set(key, txn);
     this.counters.total++;
@@ -256,8 +255,7 @@ export class TransactionLayer {
     opts: ClientOptions,
     cancels?: ClientTransaction,
   ): ClientTransaction {
-    const via = topViaOf(req);
-    const branch = via === undefined ? undefined : parseVia(via)[0]?.branch;
+    const branch = topVia(req.currentHeaders())?.branch;
     if (!branch) throw new TypeError('the request has no top Via branch');
     const key = `${branch}|${req.cseq.method}`;
     if (this.clients.has(key)) throw new TypeError(`a client transaction for ${key} exists`);

@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { SendTarget } from '../transport/types.js';
 import type { SipRequest } from '../sip/index.js';
@@ -94,7 +95,7 @@ export interface LayerCore {
 
 /** Thrown when an operation does not fit the transaction's state (e.g. a second final reply). */
 export class TransactionStateError extends Error {
-  readonly code = 'KSR_ERR_TRANSACTION_STATE';
+  readonly code = ErrorCodes.TRANSACTION_STATE;
   constructor(message: string) {
     super(message);
     this.name = 'TransactionStateError';
