@@ -12,6 +12,7 @@
  * the sent-by of a Via we could not parse: that keeps a spoofed Via from turning us into a
  * reflector.
  */
+import { CTL, isToken } from '../sip/chars.js';
 
 const NEEDED: Record<string, string> = {
   via: 'via',
@@ -35,10 +36,6 @@ const OUT_NAME: Record<string, string> = {
 
 const MAX_SCAN = 65535;
 const MAX_VALUE = 1024;
-
-function isToken(s: string): boolean {
-  return /^[A-Za-z0-9\-.!%*_+`'~]+$/.test(s);
-}
 
 export function buildMalformedReply(data: Buffer, toTag: string, status = 400, reason = 'Bad Request'): Buffer | undefined {
   const text = data.subarray(0, Math.min(data.length, MAX_SCAN)).toString('latin1');
@@ -67,7 +64,7 @@ export function buildMalformedReply(data: Buffer, toTag: string, status = 400, r
     const key = NEEDED[line.slice(0, colon).trim().toLowerCase()];
     if (!key) continue;
     const value = line.slice(colon + 1).trim();
-    if (value === '' || value.length > MAX_VALUE || /[\x00-\x08\x0a-\x1f\x7f]/.test(value)) continue;
+    if (value === '' || value.length > MAX_VALUE || CTL.test(value)) continue;
     const list = found.get(key) ?? [];
     list.push(value);
     found.set(key, list);

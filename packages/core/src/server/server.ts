@@ -6,6 +6,7 @@ import {
   isRequest,
   parseMessage,
   type ParseLimits,
+  type ParseOptions,
   type SipRequest,
   type SipResponse,
   type Via,
@@ -17,6 +18,7 @@ import {
   type SendTarget,
   type TransportOptions,
 } from '../transport/index.js';
+import { unbracket } from '../transport/address.js';
 import { buildMalformedReply } from './malformed.js';
 
 export type RequestHandler = (req: SipRequest, info: ReceiveInfo) => void;
@@ -45,12 +47,8 @@ export interface ServerStats {
   handlerErrors: number;
 }
 
-function stripBrackets(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
 function sameAddress(a: string, b: string): boolean {
-  return stripBrackets(a).toLowerCase() === stripBrackets(b).toLowerCase();
+  return unbracket(a).toLowerCase() === unbracket(b).toLowerCase();
 }
 
 /**
@@ -94,14 +92,20 @@ export class SipServer {
   };
   private readonly log: Logger;
   private readonly opts: SipServerOptions;
-  private readonly limits: Partial<ParseLimits> | undefined;
+  /** parseMessage options per transport kind, built once. */
+  private readonly parseOpts: { readonly dgram: ParseOptions; readonly stream: ParseOptions };
+  /** The Server header of local replies as [name, value] (server_signature), split once. */
+  private readonly serverHeader: [string, string] | undefined;
   private errorBudget: number;
   private errorBudgetSecond = 0;
 
   constructor(opts: SipServerOptions) {
     this.opts = opts;
     this.log = (opts.logger ?? silentLogger).child({ mod: 'server' });
-    this.limits = opts.limits;
+    const limits = opts.limits ? { limits: opts.limits } : {};
+    this.parseOpts = { dgram: { stream: false, ...limits }, stream: { stream: true, ...limits } };
+    const colon = opts.serverHeader ? opts.serverHeader.indexOf(':') : -1;
+    this.serverHeader = colon > 0 ? [opts.serverHeader!.slice(0, colon).trim(), opts.serverHeader!.slice(colon + 1).trim()] : undefined;
     this.errorBudget = opts.errorReplyRate ?? 200;
     this.transport = new TransportLayer({
       ...(opts.transport ?? {}),
@@ -123,7 +127,7 @@ export class SipServer {
   receive(data: Buffer, info: ReceiveInfo): void {
     let msg: SipRequest | SipResponse;
     try {
-      msg = parseMessage(data, { stream: info.proto === 'tcp', ...(this.limits ? { limits: this.limits } : {}) });
+      msg = parseMessage(data, info.proto === 'tcp' ? this.parseOpts.stream : this.parseOpts.dgram);
     } catch (err) {
       this.malformed(data, info, err);
       return;
@@ -209,10 +213,7 @@ export class SipServer {
   ): Promise<void> {
     if (req.method === 'ACK') return; // ACKs are never answered (RFC 3261 §17.1.1.3)
     const headers = [...(extra?.headers ?? [])];
-    if (this.opts.serverHeader) {
-      const colon = this.opts.serverHeader.indexOf(':');
-      if (colon > 0) headers.push([this.opts.serverHeader.slice(0, colon).trim(), this.opts.serverHeader.slice(colon + 1).trim()]);
-    }
+    if (this.serverHeader) headers.push(this.serverHeader);
     const { forceRport, ...replyOpts } = extra ?? {};
     // built as bytes and sent: parsing a reply nobody reads again would double the work
     const bytes = buildReplyBytes(req, status, reason, { ...replyOpts, headers });
