@@ -17,6 +17,7 @@
  *    implemented); they log at debug level and return 1.
  */
 import { createHash } from 'node:crypto';
+import { currentRuri as parsedRuri, dstUri as parsedDstUri } from '../../pv/util.js';
 import type { RouteContext } from '../../routing/context.js';
 import { MAGIC_COOKIE, isIPv4, isIPv6, parseUri, type SipRequest, type SipResponse, type SipUri } from '../../sip/index.js';
 import type { SendTarget } from '../../transport/index.js';
@@ -93,6 +94,12 @@ function requestOnly(ctx: RouteContext, fname: string): SipRequest | undefined {
   const req = ctx.request;
   if (!req) ctx.logger.error(`KSR.${fname}: the message is a reply, not a request`);
   return req;
+}
+
+/** The next hop parsed without parsing again what the message already holds: $du when set, else the R-URI. */
+function nextHopUri(ctx: RouteContext): SipUri | undefined {
+  const u = ctx.state.dstUri ? parsedDstUri(ctx) : parsedRuri(ctx);
+  return u && (u.scheme === 'sip' || u.scheme === 'sips') ? u : undefined;
 }
 
 function parseSipUri(text: string): SipUri | undefined {
@@ -467,7 +474,7 @@ const PROTO_LETTERS: Readonly<Record<string, string>> = { e: 'tls', s: 'sctp', t
 function destination(ctx: RouteContext): { proto: string; host: string } | undefined {
   const req = ctx.request;
   if (req) {
-    const u = parseSipUri(ctx.state.dstUri || currentRuri(req));
+    const u = nextHopUri(ctx);
     if (!u) return undefined;
     return { proto: uriProto(u), host: unbracket(u.host) };
   }
@@ -790,7 +797,7 @@ export const coreExports: readonly KemiExportDef<RouteContext>[] = [
     doc: 'Does the (current) Request-URI name this server?',
     fn: (ctx: RouteContext) => {
       const req = ctx.request;
-      return req !== undefined && myselfUri(ctx, parseSipUri(currentRuri(req)));
+      return req !== undefined && myselfUri(ctx, parsedRuri(ctx) ?? undefined);
     },
   },
   {
@@ -798,7 +805,7 @@ export const coreExports: readonly KemiExportDef<RouteContext>[] = [
     returns: 'bool',
     params: [],
     doc: 'Does the destination URI ($du) name this server? False when $du is not set.',
-    fn: (ctx: RouteContext) => ctx.request !== undefined && !!ctx.state.dstUri && myselfUri(ctx, parseSipUri(ctx.state.dstUri)),
+    fn: (ctx: RouteContext) => ctx.request !== undefined && !!ctx.state.dstUri && myselfUri(ctx, parsedDstUri(ctx) ?? undefined),
   },
   {
     name: 'is_myself_nhuri',
@@ -807,7 +814,7 @@ export const coreExports: readonly KemiExportDef<RouteContext>[] = [
     doc: 'Does the next hop ($du if set, else the Request-URI) name this server?',
     fn: (ctx: RouteContext) => {
       const req = ctx.request;
-      return req !== undefined && myselfUri(ctx, parseSipUri(ctx.state.dstUri || currentRuri(req)));
+      return req !== undefined && myselfUri(ctx, nextHopUri(ctx));
     },
   },
   {
