@@ -308,15 +308,19 @@ function brokenDown(utc: boolean): Record<string, Getter> {
 
 // ------------------------------------------------------------------ $_s(format)
 
-/** $_s(format): the format with every pseudo-variable replaced by its value ($$ is '$', null prints "<null>"). */
-const formatClass: PvFactory = (spec, compile) => {
-  const fmt = spec.param ?? '';
+/** A compiled format: literal text and pseudo-variables, in order. */
+export type PvFormat = ReadonlyArray<string | PvAccessor>;
+
+/**
+ * Compile text holding pseudo-variables (`$$` is a literal '$'). A bad name is a PvNameError on
+ * `spec`, its reason prefixed with "in the <what>: ".
+ */
+export function compilePvFormat(spec: PvSpec, fmt: string, compile: (name: string) => PvAccessor, what: string): PvFormat {
   const parts: Array<string | PvAccessor> = [];
   let lit = '';
   let i = 0;
   while (i < fmt.length) {
-    const c = fmt.charCodeAt(i);
-    if (c !== 36) {
+    if (fmt.charCodeAt(i) !== 36) {
       lit += fmt[i];
       i++;
       continue;
@@ -327,31 +331,35 @@ const formatClass: PvFactory = (spec, compile) => {
       continue;
     }
     let end: number;
+    let inner: PvAccessor;
     try {
       end = parsePvAt(fmt, i).end;
+      inner = compile(fmt.slice(i, end));
     } catch (e) {
-      if (e instanceof PvNameError) throw new PvNameError(spec.text, `in the format: ${e.reason}`);
+      if (e instanceof PvNameError) throw new PvNameError(spec.text, `in the ${what}: ${e.reason}`);
       throw e;
     }
     if (lit) parts.push(lit);
     lit = '';
-    try {
-      parts.push(compile(fmt.slice(i, end)));
-    } catch (e) {
-      if (e instanceof PvNameError) throw new PvNameError(spec.text, `in the format: ${e.reason}`);
-      throw e;
-    }
+    parts.push(inner);
     i = end;
   }
   if (lit) parts.push(lit);
-  return {
-    name: spec.text,
-    get(ctx) {
-      let out = '';
-      for (const p of parts) out += typeof p === 'string' ? p : printValue(p.get(ctx));
-      return out;
-    },
-  };
+  return parts;
+}
+
+/** The text of a compiled format for this message (null values print "<null>"). */
+export function renderPvFormat(ctx: RouteContext, parts: PvFormat): string {
+  if (parts.length === 1 && typeof parts[0] === 'string') return parts[0];
+  let out = '';
+  for (const p of parts) out += typeof p === 'string' ? p : printValue(p.get(ctx));
+  return out;
+}
+
+/** $_s(format): the format with every pseudo-variable replaced by its value ($$ is '$', null prints "<null>"). */
+const formatClass: PvFactory = (spec, compile) => {
+  const parts = compilePvFormat(spec, spec.param ?? '', compile, 'format');
+  return { name: spec.text, get: (ctx) => renderPvFormat(ctx, parts) };
 };
 
 // ------------------------------------------------------------------ registration

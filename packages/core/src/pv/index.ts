@@ -6,6 +6,7 @@
  * `registerPvClass` before the server starts (htable: $sht, tm: $T_*).
  */
 import { registerCorePvs } from './core.js';
+export { compilePvFormat, renderPvFormat, type PvFormat } from './core.js';
 import { PvRegistry } from './registry.js';
 import type { PvClassOptions, PvFactory } from './types.js';
 import { registerVarPvs } from './vars.js';

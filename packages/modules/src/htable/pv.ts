@@ -11,62 +11,13 @@
  * The table name is static; the key (or exp) may contain pseudo-variables, as in Kamailio:
  * `$sht(ipban=>$si)`, `$sht(a=>$au::auth_count)`. `$$` is a literal '$'.
  */
-import { PvNameError, parsePvAt, type PvAccessor, type PvRegistry, type PvSpec, type PvValue, type RouteContext, type ScriptValue } from '@ksr/core';
+import { PvNameError, compilePvFormat, renderPvFormat, type PvAccessor, type PvFormat, type PvRegistry, type PvSpec, type PvValue, type RouteContext, type ScriptValue } from '@ksr/core';
 import type { Htable, Htables } from './tables.js';
-
-type Part = string | PvAccessor;
-
-/** Compile a key format: literal text and pseudo-variables. */
-function compileFormat(spec: PvSpec, fmt: string, compile: (name: string) => PvAccessor): Part[] {
-  const parts: Part[] = [];
-  let lit = '';
-  let i = 0;
-  while (i < fmt.length) {
-    if (fmt.charCodeAt(i) !== 36) {
-      lit += fmt[i];
-      i++;
-      continue;
-    }
-    if (fmt.charCodeAt(i + 1) === 36) {
-      lit += '$';
-      i += 2;
-      continue;
-    }
-    let end: number;
-    let inner: PvAccessor;
-    try {
-      end = parsePvAt(fmt, i).end;
-      inner = compile(fmt.slice(i, end));
-    } catch (e) {
-      if (e instanceof PvNameError) throw new PvNameError(spec.text, `in the key: ${e.reason}`);
-      throw e;
-    }
-    if (lit) parts.push(lit);
-    lit = '';
-    parts.push(inner);
-    i = end;
-  }
-  if (lit) parts.push(lit);
-  return parts;
-}
-
-function render(ctx: RouteContext, parts: readonly Part[]): string {
-  if (parts.length === 1 && typeof parts[0] === 'string') return parts[0];
-  let out = '';
-  for (const p of parts) {
-    if (typeof p === 'string') out += p;
-    else {
-      const v = p.get(ctx);
-      out += v === null ? '<null>' : String(v);
-    }
-  }
-  return out;
-}
 
 const TABLE_NAME = /^[^\s=$()]+$/;
 
 /** `table=>keyformat` of $sht, $shtex, $shtcn, $shtcv, $shtinc, $shtdec. */
-function parseTableKey(spec: PvSpec, compile: (name: string) => PvAccessor): { table: string; key: Part[] } {
+function parseTableKey(spec: PvSpec, compile: (name: string) => PvAccessor): { table: string; key: PvFormat } {
   const p = spec.param ?? '';
   const arrow = p.indexOf('=>');
   if (arrow === -1) throw new PvNameError(spec.text, `expected $${spec.cls}(table=>key)`);
@@ -74,7 +25,7 @@ function parseTableKey(spec: PvSpec, compile: (name: string) => PvAccessor): { t
   if (!TABLE_NAME.test(table)) throw new PvNameError(spec.text, `bad table name ${JSON.stringify(table)}`);
   const keyText = p.slice(arrow + 2);
   if (keyText === '') throw new PvNameError(spec.text, 'empty key');
-  return { table, key: compileFormat(spec, keyText, compile) };
+  return { table, key: compilePvFormat(spec, keyText, compile, 'key') };
 }
 
 /** A value for storing: integers stay numbers (fractions truncated), the rest strings. */
@@ -113,12 +64,12 @@ export function registerHtablePvs(reg: PvRegistry, tables: Htables, expiring: ()
         name: spec.text,
         get(ctx) {
           const t = tableOf(ctx, spec, table, true);
-          return t ? tables.value(t, render(ctx, key)) : null;
+          return t ? tables.value(t, renderPvFormat(ctx, key)) : null;
         },
         set(ctx, v) {
           const t = tableOf(ctx, spec, table);
           if (!t) return false;
-          const k = render(ctx, key);
+          const k = renderPvFormat(ctx, key);
           const val = storable(v);
           if (val === null) tables.delete(t, k);
           else tables.set(t, k, val);
@@ -137,12 +88,12 @@ export function registerHtablePvs(reg: PvRegistry, tables: Htables, expiring: ()
         name: spec.text,
         get(ctx) {
           const t = tableOf(ctx, spec, table, true);
-          return t ? tables.expiresIn(t, render(ctx, key)) : null;
+          return t ? tables.expiresIn(t, renderPvFormat(ctx, key)) : null;
         },
         set(ctx, v) {
           const t = tableOf(ctx, spec, table);
           if (!t) return false;
-          tables.setExpire(t, render(ctx, key), Math.max(0, intOf(v)));
+          tables.setExpire(t, renderPvFormat(ctx, key), Math.max(0, intOf(v)));
           return true;
         },
       };
@@ -164,7 +115,7 @@ export function registerHtablePvs(reg: PvRegistry, tables: Htables, expiring: ()
             const t = tableOf(ctx, spec, table, true);
             if (!t) return null;
             try {
-              return tables.count(t, target, render(ctx, key));
+              return tables.count(t, target, renderPvFormat(ctx, key));
             } catch (e) {
               err(ctx, spec.text, (e as Error).message);
               return 0;
@@ -188,7 +139,7 @@ export function registerHtablePvs(reg: PvRegistry, tables: Htables, expiring: ()
           name: spec.text,
           get(ctx) {
             const t = tableOf(ctx, spec, table, true);
-            return t ? tables.add(t, render(ctx, key), delta) : null;
+            return t ? tables.add(t, renderPvFormat(ctx, key), delta) : null;
           },
         };
       },
