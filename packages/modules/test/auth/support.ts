@@ -2,7 +2,7 @@
  * Test support for auth / auth_db: a fake sl that records replies, a digest client that answers a
  * challenge like a UA would, and request builders.
  */
-import { parseDigestCredentials, type KemiExportDef, type KsrModuleDef, type ModuleContext, type ModuleInstance, type RouteContext } from '@ksr/core';
+import { parseDigestCredentials, type ModuleContext, type RouteContext } from '@ksr/core';
 import { makeContext } from '../../../core/test/support/context.js';
 import { computeHa1, computeResponse, parseAlgorithm, baseOf } from '../../src/auth/digest.js';
 import type { SlApi } from '../../src/sl/api.js';
@@ -28,21 +28,7 @@ export function fakeSl(replies: Reply[]): SlApi {
   };
 }
 
-export type Fn = (...args: unknown[]) => unknown;
-
-export async function instantiate(def: KsrModuleDef, ctx: ModuleContext): Promise<{ instance: ModuleInstance; fn: (name: string) => Fn; defs: Map<string, KemiExportDef> }> {
-  const instance = await def.create(ctx);
-  const defs = new Map((instance.exports ?? []).map((e) => [e.name, e as KemiExportDef]));
-  return {
-    instance,
-    defs,
-    fn: (name) => {
-      const e = defs.get(name);
-      if (!e) throw new Error(`no export ${name}`);
-      return e.fn as Fn;
-    },
-  };
-}
+export { instantiate, type Fn } from '../support/common.js';
 
 export function authContext(params: Record<string, string | number> = {}, clock = new FakeClock(), replies: Reply[] = []): { ctx: ModuleContext; clock: FakeClock; replies: Reply[] } {
   const ctx = testModuleContext('auth', params, { clock, apis: { sl: fakeSl(replies) }, declared: ['sl', 'tm'] });

@@ -4,10 +4,8 @@
  */
 import {
   type KsrConfig,
-  type KsrModuleDef,
   type Logger,
   type ModuleContext,
-  type ModuleInstance,
   type PvRegistry,
   type SharedVars,
   type WorkerVars,
@@ -36,19 +34,4 @@ export function moduleContext(
   return { ...testModuleContext(name, params, { ...opts, clock }), clock };
 }
 
-/** Create a module instance and index its exports by name. */
-export async function instantiate(
-  def: KsrModuleDef,
-  ctx: ModuleContext,
-): Promise<{ instance: ModuleInstance; fn: (name: string) => (...args: unknown[]) => unknown }> {
-  const instance = await def.create(ctx);
-  const byName = new Map((instance.exports ?? []).map((e) => [e.name, e]));
-  return {
-    instance,
-    fn(name) {
-      const e = byName.get(name);
-      if (!e) throw new Error(`no export ${name}`);
-      return e.fn as (...args: unknown[]) => unknown;
-    },
-  };
-}
+export { instantiate } from '../support/common.js';

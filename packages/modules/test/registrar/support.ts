@@ -8,11 +8,8 @@ import {
   RouteContext,
   StatsRegistry,
   parseMessage,
-  type KemiExportDef,
-  type KsrModuleDef,
   type Logger,
   type ModuleContext,
-  type ModuleInstance,
   type PvRegistry,
   type ReceiveInfo,
   type RouteServices,
@@ -32,21 +29,7 @@ export function moduleContext(
   return testModuleContext(name, params, opts);
 }
 
-export type Fn = (...args: unknown[]) => unknown;
-
-export async function instantiate(def: KsrModuleDef, ctx: ModuleContext): Promise<{ instance: ModuleInstance; fn: (name: string) => Fn; defs: Map<string, KemiExportDef> }> {
-  const instance = await def.create(ctx);
-  const defs = new Map((instance.exports ?? []).map((e) => [e.name, e as KemiExportDef]));
-  return {
-    instance,
-    defs,
-    fn: (name) => {
-      const e = defs.get(name);
-      if (!e) throw new Error(`no export ${name}`);
-      return e.fn as Fn;
-    },
-  };
-}
+export { instantiate, type Fn } from '../support/common.js';
 
 /** Listen sockets: UDP and TCP on 127.0.0.1:5060, UDP on 10.0.0.1:5060 (ids 0, 1, 2). */
 export const SOCKETS: SocketInfo[] = [

@@ -10,9 +10,12 @@ import {
   createLogger,
   createPvRegistry,
   type Clock,
+  type KemiExportDef,
   type KsrConfig,
+  type KsrModuleDef,
   type Logger,
   type ModuleContext,
+  type ModuleInstance,
   type PvRegistry,
   type SharedVars,
   type WorkerVars,
@@ -121,6 +124,23 @@ export function testModuleContext(
     api<T>(dep: string): T {
       if (allowed && !allowed.has(dep)) throw new Error(`module ${name} asked for the API of ${dep}, which it does not declare`);
       return opts.apis?.[dep] as T;
+    },
+  };
+}
+
+/** Create a module instance and index its KEMI exports by name. */
+export type Fn = (...args: unknown[]) => unknown;
+
+export async function instantiate(def: KsrModuleDef, ctx: ModuleContext): Promise<{ instance: ModuleInstance; fn: (name: string) => Fn; defs: Map<string, KemiExportDef> }> {
+  const instance = await def.create(ctx);
+  const defs = new Map((instance.exports ?? []).map((e) => [e.name, e as KemiExportDef]));
+  return {
+    instance,
+    defs,
+    fn: (name) => {
+      const e = defs.get(name);
+      if (!e) throw new Error(`no export ${name}`);
+      return e.fn as Fn;
     },
   };
 }

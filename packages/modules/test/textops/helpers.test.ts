@@ -2,19 +2,8 @@ import { parseMessage, type SipRequest } from '@ksr/core';
 import { describe, expect, it } from 'vitest';
 import { currentBody, currentLines, setHeaderList, type HeaderLine } from '../../src/textops/hdrlist.js';
 import { LruCache, RegexCache, parseSubst } from '../../src/textops/regex.js';
+import { mulberry32 as rng } from '../../../core/test/support/prng.js';
 import { INVITE_LINES, sipText } from './support.js';
-
-/** A tiny deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NAMES = ['X-A', 'X-B', 'X-C', 'Subject', 'P-D'];
 
